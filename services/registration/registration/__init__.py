@@ -1,0 +1,1 @@
+"""Registration service: patients, OP numbers and visits."""

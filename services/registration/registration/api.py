@@ -1,0 +1,99 @@
+"""Registration's HTTP routes: parse, authorize, call the use case, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from kliniki.access import Permission
+from kliniki.auth import Principal
+from kliniki.web import UoW, expected_version, idempotent_create, require
+from registration import service
+from registration.domain import VisitStatus
+from registration.schemas import PatientCorrection, PatientCreate, PatientOut, VisitOpen, VisitOut, VisitUpdate
+
+router = APIRouter()
+
+Registrar = Annotated[Principal, Depends(require(Permission.PATIENT_REGISTER))]
+PatientReader = Annotated[Principal, Depends(require(Permission.PATIENT_READ))]
+PatientCorrector = Annotated[Principal, Depends(require(Permission.PATIENT_CORRECT))]
+VisitReader = Annotated[Principal, Depends(require(Permission.VISIT_READ))]
+VisitUpdater = Annotated[Principal, Depends(require(Permission.VISIT_UPDATE))]
+
+
+@router.post(
+    "/patients",
+    response_model=PatientOut,
+    status_code=201,
+    tags=["patients"],
+    summary="Register a patient and open their first visit",
+)
+async def register_patient(
+    body: PatientCreate, principal: Registrar, uow: UoW, request: Request
+) -> JSONResponse:
+    return await idempotent_create(request, uow, lambda: service.register_patient(uow, body))
+
+
+@router.get("/patients", response_model=list[PatientOut], tags=["patients"])
+async def search_patients(
+    principal: PatientReader,
+    uow: UoW,
+    q: Annotated[str, Query(min_length=1, max_length=100, description="Name, phone or OP number")],
+) -> list[PatientOut]:
+    return await service.search_patients(uow.session, q)
+
+
+@router.get("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])
+async def read_patient(patient_id: str, principal: PatientReader, uow: UoW) -> PatientOut:
+    patient = await service.get_patient(uow.session, patient_id)
+    return service.patient_out(patient, await service.current_visit(uow.session, patient.id))
+
+
+@router.patch("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])
+async def correct_patient(
+    patient_id: str, body: PatientCorrection, principal: PatientCorrector, uow: UoW, request: Request
+) -> PatientOut:
+    out = await service.correct_patient(
+        uow, patient_id, body, expected_version(request, body.version)
+    )
+    await uow.commit()
+    return out
+
+
+@router.post(
+    "/patients/{patient_id}/visits",
+    response_model=VisitOut,
+    status_code=201,
+    tags=["visits"],
+    summary="Open a new visit for a returning patient",
+)
+async def open_visit(
+    patient_id: str, body: VisitOpen, principal: Registrar, uow: UoW, request: Request
+) -> JSONResponse:
+    payment_type = body.payment_type.value if body.payment_type else None
+    return await idempotent_create(
+        request, uow, lambda: service.open_visit(uow, patient_id, payment_type)
+    )
+
+
+@router.get("/visits", response_model=list[VisitOut], tags=["visits"])
+async def list_visits(
+    principal: VisitReader, uow: UoW, status: VisitStatus | None = None
+) -> list[VisitOut]:
+    return await service.list_visits(uow.session, status)
+
+
+@router.get("/visits/{visit_id}", response_model=VisitOut, tags=["visits"])
+async def read_visit(visit_id: str, principal: VisitReader, uow: UoW) -> VisitOut:
+    return VisitOut.model_validate(await service.get_visit(uow.session, visit_id))
+
+
+@router.patch("/visits/{visit_id}", response_model=VisitOut, tags=["visits"])
+async def update_visit(
+    visit_id: str, body: VisitUpdate, principal: VisitUpdater, uow: UoW, request: Request
+) -> VisitOut:
+    out = await service.update_visit(uow, visit_id, body, expected_version(request, body.version))
+    await uow.commit()
+    return out

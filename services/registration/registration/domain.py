@@ -1,0 +1,103 @@
+"""Registration rules, free of FastAPI and SQLAlchemy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+
+import phonenumbers
+
+DEFAULT_PHONE_REGION = "KE"  # Kenyan numbers may be written locally: 0712 345 678
+MAX_AGE_YEARS = 130
+# Letters of any script, with the spaces, hyphens, apostrophes and dots names carry.
+_NAME = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
+
+
+class Gender(StrEnum):
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+    OTHER = "OTHER"
+    UNKNOWN = "UNKNOWN"
+
+
+class InsuranceType(StrEnum):
+    """How the visit is paid: cash (incl. mobile money at the till) or a payer."""
+
+    CASH = "CASH"
+    SHA = "SHA"  # Social Health Authority, Kenya's public insurer since 2024
+    NHIF = "NHIF"  # legacy cards still presented
+    PRIVATE = "PRIVATE"
+    CORPORATE = "CORPORATE"
+    WAIVER = "WAIVER"
+
+
+class VisitStatus(StrEnum):
+    REGISTERED = "REGISTERED"
+    IN_TRIAGE = "IN_TRIAGE"
+    WAITING_CONSULTATION = "WAITING_CONSULTATION"
+    IN_CONSULTATION = "IN_CONSULTATION"
+    WAITING_LAB = "WAITING_LAB"
+    WAITING_PHARMACY = "WAITING_PHARMACY"
+    WAITING_PAYMENT = "WAITING_PAYMENT"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+CLOSED_VISIT_STATUSES = {VisitStatus.COMPLETED, VisitStatus.CANCELLED}
+
+
+class PaymentStatus(StrEnum):
+    UNPAID = "UNPAID"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    WAIVED = "WAIVED"
+
+
+def normalize_person_name(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > 100:
+        raise ValueError("must be at most 100 characters")
+    if not _NAME.match(value):
+        raise ValueError("may contain only letters, spaces, hyphens, apostrophes and dots")
+    return value
+
+
+def normalize_phone(value: str) -> str:
+    """Parse a phone number (Kenyan by default) and return it in E.164 form."""
+    try:
+        number = phonenumbers.parse(value, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"is not a phone number ({exc._msg})") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            "is not a valid phone number; write it as +254712345678 or 0712345678"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def age_on(date_of_birth: dt.date, today: dt.date) -> int:
+    years = today.year - date_of_birth.year
+    if (today.month, today.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1
+    return years
+
+
+def check_date_of_birth(date_of_birth: dt.date, today: dt.date) -> dt.date:
+    if date_of_birth > today:
+        raise ValueError("is in the future")
+    if age_on(date_of_birth, today) > MAX_AGE_YEARS:
+        raise ValueError(f"gives an age over {MAX_AGE_YEARS} years")
+    return date_of_birth
+
+
+def format_op_number(value: int) -> str:
+    """OP numbers as the clinic writes them: ``OP12345`` (shown to staff as ``OP#12345``)."""
+    return f"OP{value}"
+
+
+def check_visit_change(current: VisitStatus, new: VisitStatus) -> None:
+    if current in CLOSED_VISIT_STATUSES and new != current:
+        raise ValueError(f"the visit is {current.value} and cannot change to {new.value}")

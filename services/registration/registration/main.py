@@ -1,0 +1,19 @@
+"""The registration app: ``uvicorn --factory registration.main:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kliniki.app import create_service_app
+from kliniki.settings import ServiceSettings
+from registration.api import router
+from registration.models import Base
+
+
+def create_app() -> FastAPI:
+    return create_service_app(
+        ServiceSettings(service_name="registration"),
+        Base.metadata,
+        routers=[router],
+        description="Patients, OP numbers, visits and follow-up appointments.",
+    )

@@ -1,0 +1,273 @@
+"""Registration's use cases: each loads, applies the rules, writes, publishes and audits
+through one unit of work; the caller commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kliniki.problems import Conflict, NotFound, check_version
+from kliniki.uow import UnitOfWork
+from registration import events
+from registration.domain import (
+    CLOSED_VISIT_STATUSES,
+    VisitStatus,
+    age_on,
+    check_visit_change,
+    format_op_number,
+    normalize_phone,
+)
+from registration.models import OpNumberCounter, Patient, Visit
+from registration.schemas import PatientCorrection, PatientCreate, PatientOut, VisitOut, VisitUpdate
+
+SEARCH_LIMIT = 50
+
+
+async def next_op_number(session: AsyncSession) -> str:
+    """Take the next OP number. The row lock serialises concurrent registrations, and a
+    rollback returns the number, so the sequence has no gaps."""
+    value = await session.scalar(
+        update(OpNumberCounter)
+        .where(OpNumberCounter.id == 1)
+        .values(last_value=OpNumberCounter.last_value + 1)
+        .returning(OpNumberCounter.last_value)
+    )
+    assert value is not None, "the op_number_counter row is created by the first migration"
+    return format_op_number(value)
+
+
+def patient_out(patient: Patient, visit: Visit | None) -> PatientOut:
+    out = PatientOut.model_validate(
+        {**_columns(patient), "full_name": f"{patient.first_name} {patient.last_name}"}
+    )
+    out.visit = VisitOut.model_validate(visit) if visit else None
+    return out
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def _patient_data(patient: Patient) -> dict[str, Any]:
+    return {
+        "patient_id": patient.id,
+        "op_number": patient.op_number,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "gender": patient.gender,
+        "age": patient.age,
+        "date_of_birth": patient.date_of_birth,
+        "phone_number": patient.phone_number,
+        "insurance_type": patient.insurance_type,
+        "version": patient.version,
+    }
+
+
+def _visit_data(visit: Visit, patient: Patient, changed: list[str]) -> events.VisitData:
+    return events.VisitData.model_validate(
+        {
+            **_columns(visit),
+            "visit_id": visit.id,
+            "first_name": patient.first_name,
+            "last_name": patient.last_name,
+            "gender": patient.gender,
+            "age": patient.age,
+            "changed_fields": changed,
+        }
+    )
+
+
+async def register_patient(uow: UnitOfWork, body: PatientCreate) -> PatientOut:
+    session = uow.session
+    age = body.age
+    if body.date_of_birth is not None:
+        age = age_on(body.date_of_birth, dt.date.today())
+    op_number = await next_op_number(session)
+    patient = Patient(
+        op_number=op_number,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        gender=body.gender.value,
+        date_of_birth=body.date_of_birth,
+        age=age,
+        phone_number=body.phone_number,
+        insurance_type=body.insurance_type.value,
+        insurance_number=body.insurance_number,
+        registered_by=uow.actor_id,
+    )
+    session.add(patient)
+    await session.flush()
+    visit = Visit(
+        patient_id=patient.id,
+        op_number=op_number,
+        status=VisitStatus.REGISTERED.value,
+        payment_type=body.insurance_type.value,
+        opened_by=uow.actor_id,
+    )
+    session.add(visit)
+    await session.flush()
+    await uow.publish(
+        events.PATIENT_REGISTERED,
+        events.PatientRegistered.model_validate(
+            {
+                **_patient_data(patient),
+                "visit_id": visit.id,
+                "registered_by": uow.actor_id,
+                "registered_at": patient.created_at,
+            }
+        ),
+        subject=patient.id,
+        visit_id=visit.id,
+    )
+    out = patient_out(patient, visit)
+    await uow.audit(
+        "CREATE",
+        "PATIENT",
+        patient.id,
+        after=out,
+        details=f"Patient registered ({op_number}) with visit {visit.id}",
+    )
+    return out
+
+
+async def open_visit(uow: UnitOfWork, patient_id: str, payment_type: str | None) -> VisitOut:
+    """A returning patient's new visit (refused while another visit is open)."""
+    patient = await get_patient(uow.session, patient_id)
+    if await current_visit(uow.session, patient.id) is not None:
+        raise Conflict(f"patient {patient_id} already has an open visit; close it first")
+    visit = Visit(
+        patient_id=patient.id,
+        op_number=patient.op_number,
+        status=VisitStatus.REGISTERED.value,
+        payment_type=payment_type or patient.insurance_type,
+        opened_by=uow.actor_id,
+    )
+    uow.session.add(visit)
+    await uow.session.flush()
+    await uow.publish(
+        events.VISIT_OPENED, _visit_data(visit, patient, []), subject=patient.id, visit_id=visit.id
+    )
+    out = VisitOut.model_validate(visit)
+    await uow.audit("CREATE", "VISIT", visit.id, after=out)
+    return out
+
+
+async def get_patient(session: AsyncSession, patient_id: str) -> Patient:
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"no patient {patient_id}")
+    return patient
+
+
+async def current_visit(session: AsyncSession, patient_id: str) -> Visit | None:
+    closed = [s.value for s in CLOSED_VISIT_STATUSES]
+    return await session.scalar(
+        select(Visit)
+        .where(Visit.patient_id == patient_id, Visit.status.not_in(closed))
+        .order_by(Visit.opened_at.desc())
+        .limit(1)
+    )
+
+
+async def search_patients(session: AsyncSession, q: str) -> list[PatientOut]:
+    """By OP number (``OP12345``, ``OP#12345`` or ``12345``), phone number, or name."""
+    q = q.strip()
+    conditions = []
+    digits = q.upper().removeprefix("OP").lstrip("#")
+    if digits.isdigit():
+        conditions.append(Patient.op_number == format_op_number(int(digits)))
+    try:
+        conditions.append(Patient.phone_number == normalize_phone(q))
+    except ValueError:
+        pass
+    words = q.split()
+    if words:
+        name_match = [
+            or_(Patient.first_name.ilike(f"%{w}%"), Patient.last_name.ilike(f"%{w}%"))
+            for w in words
+        ]
+        conditions.append(and_(*name_match))
+    patients = (
+        await session.scalars(
+            select(Patient)
+            .where(or_(*conditions))
+            .order_by(Patient.last_name, Patient.first_name)
+            .limit(SEARCH_LIMIT)
+        )
+    ).all()
+    return [patient_out(p, await current_visit(session, p.id)) for p in patients]
+
+
+async def correct_patient(
+    uow: UnitOfWork, patient_id: str, body: PatientCorrection, expected_version: int | None
+) -> PatientOut:
+    patient = await get_patient(uow.session, patient_id)
+    visit = await current_visit(uow.session, patient.id)
+    before = patient_out(patient, visit)
+    check_version(expected_version, patient.version, before.model_dump(mode="json", by_alias=True))
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    if "date_of_birth" in changes and changes["date_of_birth"] is not None:
+        changes["age"] = age_on(changes["date_of_birth"], dt.date.today())
+    for field, value in changes.items():
+        setattr(patient, field, value.value if hasattr(value, "value") else value)
+    await uow.session.flush()
+    await uow.publish(
+        events.PATIENT_UPDATED,
+        events.PatientUpdated.model_validate(
+            {**_patient_data(patient), "changed_fields": sorted(changes), "updated_by": uow.actor_id}
+        ),
+        subject=patient.id,
+        visit_id=visit.id if visit else None,
+    )
+    after = patient_out(patient, visit)
+    await uow.audit("UPDATE", "PATIENT", patient.id, before=before, after=after)
+    return after
+
+
+async def get_visit(session: AsyncSession, visit_id: str) -> Visit:
+    visit = await session.get(Visit, visit_id)
+    if visit is None:
+        raise NotFound(f"no visit {visit_id}")
+    return visit
+
+
+async def list_visits(session: AsyncSession, status: VisitStatus | None) -> list[VisitOut]:
+    query = select(Visit).order_by(Visit.opened_at).limit(500)
+    if status is not None:
+        query = query.where(Visit.status == status.value)
+    return [VisitOut.model_validate(v) for v in (await session.scalars(query)).all()]
+
+
+async def update_visit(
+    uow: UnitOfWork, visit_id: str, body: VisitUpdate, expected_version: int | None
+) -> VisitOut:
+    visit = await get_visit(uow.session, visit_id)
+    before = VisitOut.model_validate(visit)
+    check_version(expected_version, visit.version, before.model_dump(mode="json", by_alias=True))
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    if "status" in changes:
+        try:
+            check_visit_change(VisitStatus(visit.status), changes["status"])
+        except ValueError as exc:
+            raise Conflict(str(exc), current=before.model_dump(mode="json", by_alias=True)) from exc
+    elif VisitStatus(visit.status) in CLOSED_VISIT_STATUSES:
+        raise Conflict(f"the visit is {visit.status} and cannot change")
+    for field, value in changes.items():
+        setattr(visit, field, value.value if hasattr(value, "value") else value)
+    if changes.get("status") == VisitStatus.COMPLETED and visit.completed_at is None:
+        visit.completed_at = dt.datetime.now(dt.UTC)
+    await uow.session.flush()
+    patient = await get_patient(uow.session, visit.patient_id)
+    completed = changes.get("status") == VisitStatus.COMPLETED and before.status != VisitStatus.COMPLETED
+    await uow.publish(
+        events.VISIT_COMPLETED if completed else events.VISIT_UPDATED,
+        _visit_data(visit, patient, sorted(changes)),
+        subject=visit.patient_id,
+        visit_id=visit.id,
+    )
+    after = VisitOut.model_validate(visit)
+    await uow.audit("UPDATE", "VISIT", visit.id, before=before, after=after)
+    return after

@@ -1,0 +1,123 @@
+"""Who may do what: the one role x permission matrix of the whole system.
+
+Every route names the permission it needs (``require(Permission.X)``); the notifier asks the
+same matrix before a frame leaves for a user. The README's access table is this data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    RECEPTIONIST = "receptionist"
+    TRIAGE_NURSE = "triage_nurse"
+    CLINICAL_OFFICER = "clinical_officer"
+    LAB_TECHNICIAN = "lab_technician"
+    PHARMACIST = "pharmacist"
+    CASHIER = "cashier"
+    ADMIN = "admin"
+
+
+class Stage(StrEnum):
+    """A department's step in the visit; each owns a worklist of assignments."""
+
+    TRIAGE = "TRIAGE"
+    CONSULTATION = "CONSULTATION"
+    LAB = "LAB"
+    PHARMACY = "PHARMACY"
+    PAYMENT = "PAYMENT"
+
+
+# The role whose staff work each stage's worklist.
+STAGE_ROLE: dict[Stage, Role] = {
+    Stage.TRIAGE: Role.TRIAGE_NURSE,
+    Stage.CONSULTATION: Role.CLINICAL_OFFICER,
+    Stage.LAB: Role.LAB_TECHNICIAN,
+    Stage.PHARMACY: Role.PHARMACIST,
+    Stage.PAYMENT: Role.CASHIER,
+}
+
+ALL_STAFF = frozenset(Role)
+CLINICAL = frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER})
+
+
+class Permission(StrEnum):
+    PATIENT_REGISTER = "patient:register"
+    PATIENT_READ = "patient:read"  # demographics: name, gender, age, phone, OP number
+    PATIENT_CORRECT = "patient:correct"
+    VISIT_READ = "visit:read"
+    VISIT_UPDATE = "visit:update"
+    APPOINTMENT_SCHEDULE = "appointment:schedule"
+    APPOINTMENT_READ = "appointment:read"
+    WORKLIST_READ = "worklist:read"
+    ASSIGNMENT_CREATE = "assignment:create"
+    ASSIGNMENT_UPDATE = "assignment:update"
+    DUTY_SET_OWN = "duty:set-own"
+    DUTY_SET_ANY = "duty:set-any"
+    CLINICAL_READ = "clinical:read"  # vital signs, complaints, diagnoses, orders, results
+    AUDIT_READ = "audit:read"
+
+
+# Permissions that do not depend on the department the request is made to.
+_GLOBAL: dict[Permission, frozenset[Role]] = {
+    Permission.PATIENT_REGISTER: frozenset({Role.RECEPTIONIST, Role.ADMIN}),
+    Permission.PATIENT_READ: ALL_STAFF,
+    Permission.PATIENT_CORRECT: frozenset({Role.RECEPTIONIST, Role.ADMIN}),
+    Permission.VISIT_READ: ALL_STAFF,
+    Permission.VISIT_UPDATE: frozenset({Role.RECEPTIONIST, Role.CASHIER, Role.ADMIN}),
+    Permission.APPOINTMENT_SCHEDULE: frozenset(
+        {Role.RECEPTIONIST, Role.CLINICAL_OFFICER, Role.ADMIN}
+    ),
+    Permission.APPOINTMENT_READ: frozenset(
+        {Role.RECEPTIONIST, Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.ADMIN}
+    ),
+    Permission.DUTY_SET_ANY: frozenset({Role.ADMIN}),
+    Permission.CLINICAL_READ: frozenset(
+        {Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN, Role.PHARMACIST}
+    ),
+    Permission.AUDIT_READ: frozenset({Role.ADMIN}),
+}
+
+# Who hands patients on to each stage: they may put a patient on that stage's worklist.
+_HANDS_ON_TO: dict[Stage, frozenset[Role]] = {
+    Stage.TRIAGE: frozenset({Role.RECEPTIONIST}),
+    Stage.CONSULTATION: frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER}),
+    Stage.LAB: frozenset({Role.CLINICAL_OFFICER}),
+    Stage.PHARMACY: frozenset({Role.CLINICAL_OFFICER}),
+    Stage.PAYMENT: frozenset(),
+}
+
+
+def roles_for(permission: Permission, stage: Stage | None = None) -> frozenset[Role]:
+    """The roles holding ``permission``; worklist permissions depend on the stage."""
+    if permission in _GLOBAL:
+        return _GLOBAL[permission]
+    if stage is None:
+        raise ValueError(f"{permission} is a worklist permission: name the stage")
+    own = frozenset({STAGE_ROLE[stage], Role.ADMIN})
+    if permission is Permission.WORKLIST_READ:
+        return own
+    if permission is Permission.ASSIGNMENT_CREATE:
+        return own | _HANDS_ON_TO[stage]
+    if permission in (Permission.ASSIGNMENT_UPDATE, Permission.DUTY_SET_OWN):
+        return own
+    raise ValueError(f"unknown permission {permission}")
+
+
+def allowed(roles: frozenset[str], permission: Permission, stage: Stage | None = None) -> bool:
+    return bool(roles & roles_for(permission, stage))
+
+
+def matrix() -> list[tuple[str, str, list[str]]]:
+    """(permission, stage or '', roles) rows: the README table and the access tests walk it."""
+    rows: list[tuple[str, str, list[str]]] = []
+    for permission in Permission:
+        if permission in _GLOBAL:
+            rows.append((permission.value, "", sorted(r.value for r in _GLOBAL[permission])))
+        else:
+            for stage in Stage:
+                rows.append(
+                    (permission.value, stage.value, sorted(roles_for(permission, stage)))
+                )
+    return rows

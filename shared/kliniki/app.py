@@ -1,0 +1,239 @@
+"""The app factory: every service is ``create_service_app(...)`` plus its own routes and handlers.
+
+It gives each service the same outside: /healthz, /readyz, /metrics, problem+json errors,
+request ids, structured logs, a request-size limit, and the same inside: the broker connection,
+the outbox relay and the event consumers, started and stopped with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import MetaData, text
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kliniki.consumer import EventConsumer, Subscription
+from kliniki.kernel import Kernel
+from kliniki.logs import configure_logging
+from kliniki.outbox import OutboxRelay
+from kliniki.problems import Problem
+from kliniki.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+HTTP_REQUESTS = Histogram(
+    "kliniki_http_request_duration_seconds",
+    "HTTP request duration by route",
+    ["method", "route", "status"],
+)
+HTTP_ERRORS = Counter("kliniki_http_errors_total", "Unhandled errors (500)", ["route"])
+
+BackgroundTask = Callable[[Kernel], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable queue ``<service>.<purpose>`` and what it handles."""
+
+    purpose: str
+    subscriptions: list[Subscription]
+
+
+def problem_response(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field_name(loc: Sequence[int | str]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem) -> JSONResponse:
+        return JSONResponse(
+            exc.to_body(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_name(e["loc"]), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(422, "Invalid input", detail, errors=errors)
+
+    @app.exception_handler(StaleDataError)
+    async def on_stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        return problem_response(
+            409,
+            "Conflict",
+            "someone else changed this record at the same moment; reload it and try again",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        HTTP_ERRORS.labels(route).inc()
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500,
+            "Internal error",
+            "the server failed; nothing was saved. Quote the request id to IT.",
+            requestId=getattr(request.state, "request_id", None),
+        )
+
+
+def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.request_id = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return problem_response(
+                413,
+                "Payload too large",
+                f"request bodies are limited to {settings.max_body_bytes} bytes",
+            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, route, response.status_code).observe(
+            time.perf_counter() - started
+        )
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database and broker are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        kernel: Kernel = request.app.state.kernel
+        checks: dict[str, str] = {}
+        try:
+            async with kernel.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("select 1")), timeout=2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {exc.__class__.__name__}"
+        checks["broker"] = "ok" if kernel.broker.is_connected else "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    metadata: MetaData,
+    routers: Sequence[APIRouter],
+    consumers: Sequence[ConsumerSpec] = (),
+    background: Sequence[BackgroundTask] = (),
+    title: str | None = None,
+    description: str = "",
+) -> FastAPI:
+    configure_logging(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kernel = Kernel.build(settings, metadata)
+        app.state.kernel = kernel
+        relay = OutboxRelay(
+            kernel.engine,
+            kernel.tables,
+            kernel.broker,
+            settings.asyncpg_dsn,
+            settings.outbox_poll_seconds,
+        )
+        event_consumers = [
+            EventConsumer(
+                settings, kernel.sessionmaker, kernel.tables, kernel.broker, c.purpose, c.subscriptions
+            )
+            for c in consumers
+        ]
+        tasks = [
+            asyncio.create_task(kernel.broker.run(), name="broker-connect"),
+            _supervised("outbox-relay", relay.run),
+            *(_supervised(c.queue_name, c.run) for c in event_consumers),
+            *(_supervised(task.__name__, functools.partial(task, kernel)) for task in background),
+        ]
+        log.info("%s started on port %s", settings.service_name, settings.http_port)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await kernel.broker.close()
+            await kernel.engine.dispose()
+
+    app = FastAPI(
+        title=title or f"Kliniki {settings.service_name}",
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    _install_middleware(app, settings)
+    app.include_router(_health_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    """Run a background loop forever: if it crashes (broker gone mid-declare, say), restart it."""
+
+    async def supervise() -> None:
+        delay = 0.5
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %s crashed; restarting in %.1fs", name, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    return asyncio.create_task(supervise(), name=name)

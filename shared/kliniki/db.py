@@ -1,0 +1,153 @@
+"""Database plumbing: per-service metadata with the kernel's tables, engine, versioned records.
+
+Each service has its own ``MetaData`` (its own database), built by :func:`service_metadata`,
+which also defines the tables the kernel itself needs there: the outbox, the inbox, the
+audit log and the idempotency keys. Kernel code reaches them as ``kernel_tables(metadata)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from kliniki.settings import ServiceSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class KernelTables:
+    outbox: Table
+    inbox: Table
+    audit_log: Table
+    idempotency_keys: Table
+
+
+def _define_kernel_tables(metadata: MetaData) -> None:
+    Table(
+        "outbox",
+        metadata,
+        # The id orders publication and doubles as the event's ``sequence``.
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Text, nullable=False, unique=True),
+        Column("routing_key", Text, nullable=False),
+        Column("envelope", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text),
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+    Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("event_id", Text, nullable=False),
+        Column("event_type", Text, nullable=False),
+        Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    Table(
+        "audit_log",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("actor_id", Text, nullable=False),
+        Column("action", Text, nullable=False),
+        Column("resource", Text, nullable=False),
+        Column("resource_id", Text, nullable=False),
+        Column("before", JSONB),
+        Column("after", JSONB),
+        Column("details", Text),
+        Column("request_id", Text),
+        Index("ix_audit_log_resource", "resource", "resource_id"),
+    )
+    Table(
+        "idempotency_keys",
+        metadata,
+        Column("actor_id", Text, nullable=False),
+        Column("key", Text, nullable=False),
+        Column("method", Text, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("request_fingerprint", Text, nullable=False),
+        Column("status_code", SmallInteger, nullable=False),
+        Column("response_body", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("actor_id", "key"),
+    )
+
+
+def service_metadata() -> MetaData:
+    """A fresh MetaData for one service's database, holding the kernel's tables."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    _define_kernel_tables(metadata)
+    return metadata
+
+
+def kernel_tables(metadata: MetaData) -> KernelTables:
+    t = metadata.tables
+    return KernelTables(t["outbox"], t["inbox"], t["audit_log"], t["idempotency_keys"])
+
+
+class Versioned:
+    """Mixin for every mutable record: optimistic locking on ``version``.
+
+    SQLAlchemy adds ``AND version = :read_version`` to each UPDATE and raises
+    ``StaleDataError`` when another transaction got there first; the app factory turns that
+    into 409 Conflict. An update that names a stale version is refused earlier, in
+    :func:`kliniki.problems.check_version`.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, object]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,  # survive a PostgreSQL restart without a service restart
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)

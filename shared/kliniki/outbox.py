@@ -1,0 +1,176 @@
+"""Transactional outbox: events are rows written with the change, then relayed to RabbitMQ.
+
+``stage_event`` inserts the event in the caller's transaction and queues a NOTIFY, which
+PostgreSQL delivers only if that transaction commits. The relay LISTENs for it, so an event
+leaves within milliseconds of the commit; a slow poll is only the safety net. Each row is
+published as a persistent message with publisher confirms and marked sent afterwards: a crash
+in between publishes it again (at least once), and consumers' inboxes drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aio_pika
+import asyncpg
+from prometheus_client import Counter, Gauge
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from kliniki.broker import Broker
+from kliniki.db import KernelTables
+from kliniki.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "kliniki_outbox"
+BATCH_SIZE = 200
+
+EVENTS_PUBLISHED = Counter("kliniki_events_published_total", "Events relayed to the broker")
+OUTBOX_PENDING = Gauge("kliniki_outbox_pending", "Events committed but not yet published")
+
+
+async def stage_event(session: AsyncSession, tables: KernelTables, event: CloudEvent) -> None:
+    """Write ``event`` to the outbox in the session's transaction and wake the relay on commit."""
+    await session.execute(
+        insert(tables.outbox).values(
+            event_id=event.id,
+            routing_key=event.routing_key,
+            envelope=event.model_dump(mode="json", exclude_none=True),
+        )
+    )
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        tables: KernelTables,
+        broker: Broker,
+        asyncpg_dsn: str,
+        poll_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._outbox = tables.outbox
+        self._broker = broker
+        self._dsn = asyncpg_dsn
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name="outbox-listen")
+        try:
+            await self._relay_forever()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _relay_forever(self) -> None:
+        exchange_service = self._broker.settings.service_name
+        backoff = 0.1
+        while True:
+            await self._broker.connected()
+            try:
+                await self.publish_pending(exchange_service)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep the rows, try again
+                log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_for_work(), timeout=self._poll_seconds)
+            self._wake.clear()
+            self._broker.reconnected.clear()
+
+    async def _wait_for_work(self) -> None:
+        wake = asyncio.create_task(self._wake.wait())
+        reconnected = asyncio.create_task(self._broker.reconnected.wait())
+        try:
+            await asyncio.wait({wake, reconnected}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+            reconnected.cancel()
+
+    async def publish_pending(self, exchange_service: str) -> int:
+        """Publish every unpublished row, oldest first; return how many were sent."""
+        exchange = await self._broker.exchange(exchange_service)
+        sent_total = 0
+        while True:
+            async with self._engine.begin() as conn:
+                rows = (
+                    await conn.execute(
+                        select(self._outbox.c.id, self._outbox.c.routing_key, self._outbox.c.envelope)
+                        .where(self._outbox.c.published_at.is_(None))
+                        .order_by(self._outbox.c.id)
+                        .limit(BATCH_SIZE)
+                        # Several replicas of a service may relay; each row goes out once.
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                if not rows:
+                    OUTBOX_PENDING.set(0)
+                    return sent_total
+                sent: list[int] = []
+                try:
+                    for row in rows:
+                        envelope = dict(row.envelope)
+                        envelope["sequence"] = row.id
+                        event = CloudEvent.model_validate(envelope)
+                        await exchange.publish(
+                            aio_pika.Message(
+                                event.to_json_bytes(),
+                                content_type="application/cloudevents+json",
+                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                message_id=event.id,
+                                type=event.type,
+                                correlation_id=event.correlationid,
+                            ),
+                            routing_key=row.routing_key,
+                            mandatory=False,
+                            timeout=10,
+                        )
+                        sent.append(row.id)
+                finally:
+                    # Mark what the broker confirmed, even when a later publish failed.
+                    if sent:
+                        await conn.execute(
+                            update(self._outbox)
+                            .where(self._outbox.c.id.in_(sent))
+                            .values(published_at=func.now(), attempts=self._outbox.c.attempts + 1)
+                        )
+                EVENTS_PUBLISHED.inc(len(sent))
+                sent_total += len(sent)
+
+    async def _listen(self) -> None:
+        """Hold a LISTEN connection; reconnect when the database goes away."""
+        backoff = 0.2
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except Exception as exc:
+                log.warning("outbox listener cannot connect, retrying: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.2
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c: lost.set())
+            try:
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                self._wake.set()  # catch up on anything committed while not listening
+                await lost.wait()
+            except asyncio.CancelledError:
+                await conn.close()
+                raise
+            except Exception as exc:
+                log.warning("outbox listener lost its connection: %s", exc)
+            finally:
+                if not conn.is_closed():
+                    conn.terminate()

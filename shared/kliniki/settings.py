@@ -1,0 +1,105 @@
+"""Settings every service reads from the environment (prefix ``KLINIKI_``).
+
+One class for all seven services: what differs between them is the service name, and the
+defaults derived from it (database name, port). Documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The contract ports of DESIGN.md section 1.
+SERVICE_PORTS: dict[str, int] = {
+    "registration": 8001,
+    "triage": 8002,
+    "clinical": 8003,
+    "lab": 8004,
+    "pharmacy": 8005,
+    "billing": 8006,
+    "notifier": 8007,
+}
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEV_JWT_SECRET = "kliniki-local-development-secret-change-me"
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration of one service process."""
+
+    model_config = SettingsConfigDict(env_prefix="KLINIKI_", extra="ignore")
+
+    service_name: str = Field(description="Which service this process runs, e.g. 'triage'.")
+    port: int | None = Field(default=None, description="HTTP port; defaults to the contract port.")
+    postgres_url: str = Field(
+        default="postgresql://postgres@localhost:5432/",
+        description="PostgreSQL server URL; each service uses its own database on it.",
+    )
+    database_name: str | None = Field(
+        default=None, description="Database name; defaults to kliniki_<service>."
+    )
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    broker_namespace: str = Field(
+        default="",
+        description="Prefix for every exchange and queue name; tests use it to stay apart "
+        "from a running system on the same broker.",
+    )
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, description="HS256 key for local runs.")
+    jwt_public_key: str | None = Field(
+        default=None, description="PEM public key (RS256/ES256); replaces the shared secret."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="An OIDC provider's JWKS URL; replaces the shared secret."
+    )
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    staff_file: Path = Field(default=REPO_ROOT / "deploy" / "staff.yaml")
+    log_level: str = "INFO"
+    log_json: bool = True
+    outbox_poll_seconds: float = Field(
+        default=5.0,
+        description="Safety-net poll of the outbox; the relay is normally woken by NOTIFY.",
+    )
+    consumer_prefetch: int = 32
+    consumer_retry_delays_ms: list[int] = Field(
+        default=[500, 5_000, 30_000],
+        description="Backoff before each retry of a failed event; then it is dead-lettered.",
+    )
+    max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def http_port(self) -> int:
+        return self.port or SERVICE_PORTS.get(self.service_name, 8000)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def database(self) -> str:
+        return self.database_name or f"kliniki_{self.service_name}"
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy async URL of this service's own database."""
+        base = self.postgres_url.rstrip("/")
+        base = base.replace("postgresql://", "postgresql+asyncpg://", 1)
+        return f"{base}/{self.database}"
+
+    @property
+    def asyncpg_dsn(self) -> str:
+        """Plain DSN for asyncpg (LISTEN/NOTIFY uses a raw connection)."""
+        return f"{self.postgres_url.rstrip('/')}/{self.database}"
+
+    @property
+    def maintenance_dsn(self) -> str:
+        """DSN of the server's 'postgres' database, used to create this service's database."""
+        return f"{self.postgres_url.rstrip('/')}/postgres"
+
+    def exchange_name(self, service: str) -> str:
+        """The contract exchange of a publishing service: ``<service>.events``."""
+        return f"{self.broker_namespace}{service}.events"
+
+    def queue_name(self, purpose: str) -> str:
+        """A durable queue of this service: ``<consumer>.<purpose>``."""
+        return f"{self.broker_namespace}{self.service_name}.{purpose}"

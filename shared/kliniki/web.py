@@ -1,0 +1,106 @@
+"""FastAPI dependencies every route uses: who is asking, may they, and their unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from kliniki.access import Permission, Stage, allowed
+from kliniki.auth import InvalidToken, Principal, bearer_token
+from kliniki.kernel import Kernel
+from kliniki.problems import Forbidden, InvalidInput, Unauthorized
+from kliniki.uow import UnitOfWork, fingerprint, to_json
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def get_kernel(request: Request) -> Kernel:
+    return request.app.state.kernel
+
+
+def current_principal(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("send a bearer token: 'Authorization: Bearer <token>'")
+    try:
+        principal = get_kernel(request).verifier.verify(token)
+    except InvalidToken as exc:
+        raise Unauthorized(f"the token was refused: {exc}") from exc
+    request.state.principal = principal
+    return principal
+
+
+def require(
+    permission: Permission, stage: Stage | None = None
+) -> Callable[[Principal], Principal]:
+    """Dependency: the caller, if one of their roles holds ``permission`` (else 403)."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not allowed(principal.roles, permission, stage):
+            raise Forbidden(
+                f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) may not "
+                f"{permission.value.replace(':', ' ')}"
+                + (f" on the {stage.value} worklist" if stage else "")
+            )
+        return principal
+
+    return check
+
+
+async def unit_of_work(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> AsyncIterator[UnitOfWork]:
+    kernel = get_kernel(request)
+    request_id = getattr(request.state, "request_id", None)
+    async with kernel.unit_of_work(principal.user_id, request_id=request_id) as uow:
+        uow.traceparent = request.headers.get("traceparent")
+        yield uow
+
+
+UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+def expected_version(request: Request, body_version: int | None) -> int | None:
+    """The version an update was based on: ``If-Match`` (``"3"`` or ``W/"3"``) or the body."""
+    header = request.headers.get("if-match")
+    if header:
+        raw = header.strip().removeprefix("W/").strip('"')
+        if not raw.isdigit():
+            raise InvalidInput("If-Match", f"expected a record version such as \"3\", got {header!r}")
+        return int(raw)
+    return body_version
+
+
+async def idempotent_create(
+    request: Request,
+    uow: UnitOfWork,
+    create: Callable[[], Awaitable[BaseModel | dict[str, Any]]],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run ``create`` and commit, honouring ``Idempotency-Key``: a repeat gets the first answer."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidInput(
+            "Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+        )
+    digest = fingerprint(await request.body())
+    path = request.url.path
+    if key is not None:
+        stored = await uow.stored_response(key, request.method, path, digest)
+        if stored is not None:
+            return JSONResponse(
+                stored[1], status_code=stored[0], headers={"Idempotent-Replayed": "true"}
+            )
+    result = to_json(await create())
+    status, body = await uow.commit_with_response(
+        key, request.method, path, digest, status_code, result
+    )
+    headers = {"Idempotent-Replayed": "true"} if body is not result else {}
+    return JSONResponse(body, status_code=status, headers=headers)

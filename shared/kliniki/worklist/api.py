@@ -1,0 +1,103 @@
+"""The worklist's HTTP surface, the same in every department (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kliniki.access import Permission, allowed
+from kliniki.auth import Principal
+from kliniki.problems import Forbidden, InvalidInput
+from kliniki.web import UoW, expected_version, idempotent_create, require
+from kliniki.worklist.schemas import (
+    AssignmentCreate,
+    AssignmentOut,
+    AssignmentUpdate,
+    DutyOut,
+    DutyUpdate,
+)
+from kliniki.worklist.service import Worklist
+
+
+def worklist_router(worklist: Worklist) -> APIRouter:
+    stage = worklist.stage
+    router = APIRouter(tags=["worklist"])
+    Reader = Annotated[Principal, Depends(require(Permission.WORKLIST_READ, stage))]
+    Creator = Annotated[Principal, Depends(require(Permission.ASSIGNMENT_CREATE, stage))]
+    Updater = Annotated[Principal, Depends(require(Permission.ASSIGNMENT_UPDATE, stage))]
+    DutySetter = Annotated[Principal, Depends(require(Permission.DUTY_SET_OWN, stage))]
+
+    @router.get("/assignments", response_model=list[AssignmentOut], summary=f"The {stage} worklist")
+    async def list_assignments(
+        principal: Reader,
+        uow: UoW,
+        mine: Annotated[bool, Query(description="Only assignments given to me")] = False,
+        status: Annotated[str | None, Query(pattern="^(ACTIVE|COMPLETED|CANCELLED)$")] = "ACTIVE",
+    ) -> list[AssignmentOut]:
+        rows = await worklist.list(
+            uow.session, assigned_to=principal.user_id if mine else None, status=status
+        )
+        return [AssignmentOut.model_validate(r) for r in rows]
+
+    @router.get("/assignments/{assignment_id}", response_model=AssignmentOut)
+    async def get_assignment(assignment_id: str, principal: Reader, uow: UoW) -> AssignmentOut:
+        return AssignmentOut.model_validate(await worklist.get(uow.session, assignment_id))
+
+    @router.post("/assignments", response_model=AssignmentOut, status_code=201)
+    async def create_assignment(
+        body: AssignmentCreate, principal: Creator, uow: UoW, request: Request
+    ):  # noqa: ANN201 - a JSONResponse, documented by response_model
+        if body.assignment_type and body.assignment_type != stage.value:
+            raise InvalidInput(
+                "assignmentType", f"this is the {stage.value} worklist; send it to that department"
+            )
+
+        async def create() -> AssignmentOut:
+            assignment = await worklist.create(
+                uow,
+                patient_id=body.patient_id,
+                visit_id=body.visit_id,
+                priority=body.priority,
+                assigned_to_user_id=body.assigned_to_user_id,
+                notes=body.notes,
+            )
+            return AssignmentOut.model_validate(assignment)
+
+        return await idempotent_create(request, uow, create)
+
+    @router.patch("/assignments/{assignment_id}", response_model=AssignmentOut)
+    async def update_assignment(
+        assignment_id: str, body: AssignmentUpdate, principal: Updater, uow: UoW, request: Request
+    ) -> AssignmentOut:
+        fields = body.model_dump(exclude_unset=True, exclude={"version"})
+        if not fields:
+            raise InvalidInput("body", "name at least one of status, assignedToUserId, priority, notes")
+        assignment = await worklist.update(
+            uow,
+            assignment_id,
+            expected_version=expected_version(request, body.version),
+            fields=fields,
+        )
+        await uow.commit()
+        return AssignmentOut.model_validate(assignment)
+
+    @router.get("/duty", response_model=list[DutyOut], summary="Who is on duty")
+    async def get_duty(principal: Reader, uow: UoW) -> list[DutyOut]:
+        roster = await worklist.roster(uow.session)
+        await uow.commit()  # the roster may have been seeded from the staff directory
+        return roster
+
+    @router.post("/duty", response_model=DutyOut, summary="Go on or off duty")
+    async def set_duty(body: DutyUpdate, principal: DutySetter, uow: UoW) -> DutyOut:
+        user_id = body.user_id or principal.user_id
+        if user_id != principal.user_id and not allowed(principal.roles, Permission.DUTY_SET_ANY):
+            raise Forbidden("only an admin may put someone else on or off duty")
+        if user_id == principal.user_id and worklist.role.value not in principal.roles:
+            raise Forbidden(f"only a {worklist.role.value} can be on this department's roster")
+        name = principal.name if user_id == principal.user_id else user_id
+        duty = await worklist.set_duty(uow, user_id, name, body.on_duty)
+        await uow.commit()
+        return duty
+
+    return router

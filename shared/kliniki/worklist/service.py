@@ -1,0 +1,260 @@
+"""Worklist operations on a department's database: each one a change, its event and its audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kliniki.access import STAGE_ROLE
+from kliniki.problems import InvalidInput, NotFound, check_version
+from kliniki.staff import load_staff
+from kliniki.uow import UnitOfWork
+from kliniki.worklist.domain import (
+    PRIORITY_RANK,
+    AssignmentStatus,
+    Candidate,
+    Change,
+    Priority,
+    classify_change,
+    pick_assignee,
+)
+from kliniki.worklist.models import WorklistModels
+from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut
+
+
+class Worklist:
+    def __init__(self, models: WorklistModels, staff_file: Path) -> None:
+        self.models = models
+        self.stage = models.stage
+        self.role = STAGE_ROLE[models.stage]
+        self.staff_file = staff_file
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def list(
+        self, session: AsyncSession, *, assigned_to: str | None = None, status: str | None = "ACTIVE"
+    ) -> list[Any]:
+        a = self.models.Assignment
+        query = select(a).order_by(a.priority_rank, a.created_at, a.id)
+        if status:
+            query = query.where(a.status == status)
+        if assigned_to:
+            query = query.where(a.assigned_to_user_id == assigned_to)
+        return list((await session.scalars(query)).all())
+
+    async def get(self, session: AsyncSession, assignment_id: str) -> Any:
+        assignment = await session.get(self.models.Assignment, assignment_id)
+        if assignment is None:
+            raise NotFound(f"no {self.stage.value} assignment {assignment_id}")
+        return assignment
+
+    async def roster(self, session: AsyncSession) -> list[DutyOut]:
+        await self._ensure_roster(session)
+        counts = await self._active_counts(session)
+        shifts = (await session.scalars(select(self.models.DutyShift).order_by("user_id"))).all()
+        return [
+            DutyOut(
+                user_id=s.user_id,
+                name=s.name,
+                on_duty=s.on_duty,
+                active_assignments=counts.get(s.user_id, 0),
+            )
+            for s in shifts
+        ]
+
+    # -- changing ------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        uow: UnitOfWork,
+        *,
+        patient_id: str,
+        visit_id: str | None,
+        priority: Priority,
+        assigned_to_user_id: str | None = None,
+        notes: str | None = None,
+        reason: str = "created",
+    ) -> Any:
+        """Put a patient on this worklist: to the named member, else the least busy on duty."""
+        session = uow.session
+        snapshot = await session.get(self.models.PatientSnapshot, patient_id)
+        if snapshot is None:
+            raise InvalidInput(
+                "patientId",
+                f"patient {patient_id} is not known to {self.stage.value.lower()} yet "
+                "(registration's event has not arrived, or the id is wrong)",
+            )
+        assignee = await self._choose(session, assigned_to_user_id)
+        assignment = self.models.Assignment(
+            assignment_type=self.stage.value,
+            patient_id=patient_id,
+            visit_id=visit_id or snapshot.current_visit_id,
+            patient_name=snapshot.full_name,
+            op_number=snapshot.op_number,
+            priority=priority.value,
+            priority_rank=PRIORITY_RANK[priority],
+            status=AssignmentStatus.ACTIVE.value,
+            assigned_to_user_id=assignee.user_id if assignee else None,
+            assigned_to_name=assignee.name if assignee else None,
+            created_by=uow.actor_id,
+            notes=notes,
+        )
+        session.add(assignment)
+        await session.flush()
+        await self._publish(uow, assignment, "created", None)
+        await uow.audit(
+            "CREATE",
+            "ASSIGNMENT",
+            assignment.id,
+            after=AssignmentOut.model_validate(assignment),
+            details=f"{reason}; assigned to {assignee.user_id if assignee else 'shared queue'}",
+        )
+        return assignment
+
+    async def update(
+        self,
+        uow: UnitOfWork,
+        assignment_id: str,
+        *,
+        expected_version: int | None,
+        fields: dict[str, Any],
+    ) -> Any:
+        """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent)."""
+        session = uow.session
+        assignment = await self.get(session, assignment_id)
+        before = AssignmentOut.model_validate(assignment)
+        check_version(expected_version, assignment.version, before.model_dump(mode="json", by_alias=True))
+        change = classify_change(
+            assignment.status,
+            assignment.assigned_to_user_id,
+            uow.actor_id,
+            fields.get("status"),
+            fields.get("assigned_to_user_id"),
+            "assigned_to_user_id" in fields,
+        )
+        previous = assignment.assigned_to_user_id
+        if change in (Change.CLAIMED, Change.TRANSFERRED):
+            member = await self._choose(session, fields["assigned_to_user_id"])
+            assert member is not None
+            assignment.assigned_to_user_id = member.user_id
+            assignment.assigned_to_name = member.name
+        elif change is Change.RETURNED_TO_QUEUE:
+            assignment.assigned_to_user_id = None
+            assignment.assigned_to_name = None
+        elif change in (Change.COMPLETED, Change.CANCELLED):
+            assignment.status = fields["status"]
+            assignment.completed_at = dt.datetime.now(dt.UTC)
+        if fields.get("priority"):
+            assignment.priority = fields["priority"]
+            assignment.priority_rank = PRIORITY_RANK[Priority(fields["priority"])]
+        if "notes" in fields:
+            assignment.notes = fields["notes"]
+        await session.flush()
+        await self._publish(uow, assignment, change.value, previous)
+        await uow.audit(
+            change.name,
+            "ASSIGNMENT",
+            assignment.id,
+            before=before,
+            after=AssignmentOut.model_validate(assignment),
+        )
+        return assignment
+
+    async def set_duty(self, uow: UnitOfWork, user_id: str, name: str, on_duty: bool) -> DutyOut:
+        await self._ensure_roster(uow.session)
+        shift = await uow.session.get(self.models.DutyShift, user_id)
+        before = {"onDuty": shift.on_duty} if shift else None
+        if shift is None:
+            shift = self.models.DutyShift(user_id=user_id, name=name, on_duty=on_duty)
+            uow.session.add(shift)
+        shift.on_duty = on_duty
+        await uow.session.flush()
+        await uow.audit("UPDATE", "DUTY", user_id, before=before, after={"onDuty": on_duty})
+        counts = await self._active_counts(uow.session)
+        return DutyOut(
+            user_id=user_id, name=shift.name, on_duty=on_duty, active_assignments=counts.get(user_id, 0)
+        )
+
+    async def remember_patient(self, session: AsyncSession, data: dict[str, Any], sequence: int) -> None:
+        """Upsert the patient snapshot from a registration event; older events never win."""
+        snap = self.models.PatientSnapshot
+        values = {
+            "patient_id": data["patientId"],
+            "op_number": data["opNumber"],
+            "first_name": data["firstName"],
+            "last_name": data["lastName"],
+            "gender": data.get("gender"),
+            "age": data.get("age"),
+            "current_visit_id": data.get("visitId"),
+            "source_sequence": sequence,
+        }
+        if values["current_visit_id"] is None:
+            values.pop("current_visit_id")
+        statement = pg_insert(snap).values(**values)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[snap.patient_id],
+                set_={k: statement.excluded[k] for k in values if k != "patient_id"},
+                where=snap.source_sequence < statement.excluded.source_sequence,
+            )
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _publish(self, uow: UnitOfWork, assignment: Any, change: str, previous: str | None) -> None:
+        data = AssignmentEvent.model_validate(
+            {**AssignmentOut.model_validate(assignment).model_dump(), "change": change,
+             "previous_assignee_user_id": previous}
+        )
+        await uow.publish(
+            f"assignment.{change}",
+            data,
+            subject=assignment.patient_id,
+            visit_id=assignment.visit_id,
+        )
+
+    async def _choose(self, session: AsyncSession, user_id: str | None) -> Candidate | None:
+        await self._ensure_roster(session)
+        counts = await self._active_counts(session)
+        if user_id is not None:
+            shift = await session.get(self.models.DutyShift, user_id)
+            if shift is None:
+                raise InvalidInput(
+                    "assignedToUserId",
+                    f"{user_id} is not on the {self.role.value} roster of this department",
+                )
+            return Candidate(shift.user_id, shift.name, counts.get(shift.user_id, 0))
+        shifts = (
+            await session.scalars(select(self.models.DutyShift).where(self.models.DutyShift.on_duty))
+        ).all()
+        return pick_assignee(
+            [Candidate(s.user_id, s.name, counts.get(s.user_id, 0)) for s in shifts]
+        )
+
+    async def _active_counts(self, session: AsyncSession) -> dict[str, int]:
+        a = self.models.Assignment
+        rows = await session.execute(
+            select(a.assigned_to_user_id, func.count())
+            .where(a.status == AssignmentStatus.ACTIVE.value, a.assigned_to_user_id.is_not(None))
+            .group_by(a.assigned_to_user_id)
+        )
+        return {user: count for user, count in rows.all()}
+
+    async def _ensure_roster(self, session: AsyncSession) -> None:
+        """Seed an empty roster from the staff directory (``deploy/staff.yaml``)."""
+        shift = self.models.DutyShift
+        if await session.scalar(select(func.count()).select_from(shift)):
+            return
+        members = load_staff(self.staff_file).with_role(self.role.value)
+        if members:
+            await session.execute(
+                pg_insert(shift)
+                .values([{"user_id": m.id, "name": m.name, "on_duty": m.on_duty} for m in members])
+                .on_conflict_do_nothing()
+            )
+
