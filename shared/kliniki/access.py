@@ -121,3 +121,44 @@ def matrix() -> list[tuple[str, str, list[str]]]:
                     (permission.value, stage.value, sorted(roles_for(permission, stage)))
                 )
     return rows
+
+
+# -- The WebSocket side of the matrix ---------------------------------------------------------
+# Which roles may receive each notifier frame at all, and which of its fields are clinical
+# (stripped for roles without CLINICAL_READ). The notifier asks ``frame_for`` before every send.
+
+_CLINICAL_READERS = _GLOBAL[Permission.CLINICAL_READ]
+_DESK = frozenset({Role.RECEPTIONIST, Role.CASHIER, Role.ADMIN})
+
+FRAME_ROLES: dict[str, frozenset[Role]] = {
+    "patient_registered": ALL_STAFF,
+    "new_assignment": ALL_STAFF,  # addressed to one person or one role's queue
+    "patient_updated": _CLINICAL_READERS,
+    "patient_assignment_updated": _CLINICAL_READERS,
+    "new_lab_request": frozenset({Role.LAB_TECHNICIAN, Role.CLINICAL_OFFICER}),
+    "lab_results_ready": frozenset({Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN}),
+    "prescription_ready": frozenset({Role.PHARMACIST, Role.CLINICAL_OFFICER}),
+    "prescription_updated": ALL_STAFF,
+    "patient_ready_for_payment": _DESK,
+    "visit_completed": ALL_STAFF,
+    "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER, Role.RECEPTIONIST, Role.TRIAGE_NURSE}),
+}
+
+# Top-level fields of a frame that only clinical roles see.
+CLINICAL_FRAME_FIELDS: dict[str, frozenset[str]] = {
+    "prescription_updated": frozenset({"medicationName", "dosage", "dispensingNotes"}),
+    "follow_up_scheduled": frozenset({"notes", "diagnosis"}),
+    "visit_completed": frozenset({"dischargeNotes", "diagnosis"}),
+    "new_assignment": frozenset({"chiefComplaint", "notes"}),
+}
+
+
+def frame_for(event: str, data: dict[str, object], roles: frozenset[str]) -> dict[str, object] | None:
+    """The frame's data as a user with ``roles`` may see it, or None if they may not at all."""
+    audience = FRAME_ROLES.get(event)
+    if audience is None or not roles & audience:
+        return None
+    if roles & _CLINICAL_READERS:
+        return data
+    hidden = CLINICAL_FRAME_FIELDS.get(event, frozenset())
+    return {k: v for k, v in data.items() if k not in hidden}

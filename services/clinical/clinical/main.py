@@ -1,0 +1,18 @@
+"""The clinical app: ``uvicorn --factory clinical.main:create_app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kliniki.department import create_department_app
+from clinical.models import Base, worklist_models
+
+
+def create_app() -> FastAPI:
+    app, _ = create_department_app(
+        "clinical",
+        Base.metadata,
+        worklist_models,
+        description="Consultations: diagnoses (ICD-10), prescriptions, lab requests, the consultation worklist.",
+    )
+    return app

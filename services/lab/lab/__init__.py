@@ -1,0 +1,1 @@
+"""Lab service: The lab worklist, results with reference ranges and abnormal/critical flags."""

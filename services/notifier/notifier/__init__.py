@@ -1,0 +1,1 @@
+"""Notifier service: live notifications, presence and typing over WebSockets."""

@@ -1,0 +1,84 @@
+"""Reading a user's stored notifications: replay after a reconnect, the unread list, reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kliniki.access import frame_for
+from kliniki.auth import Principal
+from notifier.models import Notification, NotificationRead
+
+REPLAY_BATCH = 500
+
+
+def _addressed_to(principal: Principal) -> Any:
+    return or_(
+        Notification.recipient_user_id == principal.user_id,
+        and_(
+            Notification.recipient_user_id.is_(None),
+            Notification.recipient_roles.overlap(sorted(principal.roles)),
+        ),
+    )
+
+
+async def missed_since(
+    session: AsyncSession, principal: Principal, after: int, limit: int = REPLAY_BATCH
+) -> list[Notification]:
+    query = (
+        select(Notification)
+        .where(_addressed_to(principal), Notification.id > after)
+        .order_by(Notification.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def listing(
+    session: AsyncSession, principal: Principal, unread_only: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Unread first (newest first within each group), as the user may see them."""
+    read = exists().where(
+        NotificationRead.user_id == principal.user_id,
+        NotificationRead.notification_id == Notification.id,
+    )
+    query = select(Notification, read.label("is_read")).where(_addressed_to(principal))
+    if unread_only:
+        query = query.where(~read)
+    query = query.order_by(read, Notification.id.desc()).limit(limit)
+    out = []
+    for notification, is_read in (await session.execute(query)).all():
+        data = frame_for(notification.event, notification.data, principal.roles)
+        if data is None:
+            continue
+        out.append(
+            {
+                "id": notification.id,
+                "event": notification.event,
+                "data": data,
+                "read": is_read,
+                "createdAt": notification.created_at,
+            }
+        )
+    return out
+
+
+async def mark_read(session: AsyncSession, principal: Principal, ids: list[int]) -> int:
+    """Mark the user's own notifications read; ids that are not theirs are ignored."""
+    if not ids:
+        return 0
+    theirs = (
+        await session.scalars(
+            select(Notification.id).where(Notification.id.in_(ids), _addressed_to(principal))
+        )
+    ).all()
+    if theirs:
+        await session.execute(
+            pg_insert(NotificationRead)
+            .values([{"user_id": principal.user_id, "notification_id": i} for i in theirs])
+            .on_conflict_do_nothing()
+        )
+    return len(theirs)

@@ -1,0 +1,130 @@
+"""The notifier's event handlers: keep the visit view, store frames, announce them live.
+
+Stored frames are published as ``notification.created`` on ``notifier.events`` through the
+outbox, in the same transaction; every notifier replica hears it and pushes the frames to the
+sockets it holds (see ``live.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from kliniki.access import Stage
+from kliniki.consumer import Subscription
+from kliniki.events import CloudEvent
+from kliniki.uow import UnitOfWork
+from notifier import frames
+from notifier.models import Notification, VisitView
+
+NOTIFICATION_CREATED = "notification.created"
+DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")
+
+
+async def store_and_announce(uow: UnitOfWork, event: CloudEvent, outgoing: list[frames.Outgoing]) -> None:
+    if not outgoing:
+        return
+    rows = [
+        {
+            "event": o.event,
+            "data": o.data,
+            "recipient_user_id": o.user_id,
+            "recipient_roles": list(o.roles) if o.roles else None,
+            "patient_id": event.subject,
+            "visit_id": event.visitid,
+            "source_event_id": event.id,
+        }
+        for o in outgoing
+    ]
+    ids = (await uow.session.scalars(insert(Notification).returning(Notification.id, sort_by_parameter_order=True), rows)).all()
+    stored = [
+        {
+            "id": id_,
+            "event": row["event"],
+            "data": row["data"],
+            "recipientUserId": row["recipient_user_id"],
+            "recipientRoles": row["recipient_roles"],
+        }
+        for id_, row in zip(ids, rows, strict=True)
+    ]
+    await uow.publish(NOTIFICATION_CREATED, {"notifications": stored}, subject=event.subject, visit_id=event.visitid)
+
+
+async def _view(uow: UnitOfWork, visit_id: str, patient_id: str) -> VisitView:
+    view = await uow.session.get(VisitView, visit_id, with_for_update=True)
+    if view is None:
+        view = VisitView(visit_id=visit_id, patient_id=patient_id, staff_involved=[])
+        uow.session.add(view)
+    return view
+
+
+def _announce_registration(view: VisitView) -> list[frames.Outgoing]:
+    """patient_registered needs registration's facts and triage's assignee: whichever event
+    comes second sends it, once."""
+    if view.registration_announced or not view.triage_assigned or view.registered_by is None:
+        return []
+    view.registration_announced = True
+    return [
+        frames.patient_registered(
+            patient_id=view.patient_id,
+            op_number=view.op_number or "",
+            assigned_to=view.triage_assignee,
+            registered_by=view.registered_by,
+            timestamp=view.registered_at or dt.datetime.now(dt.UTC),
+        )
+    ]
+
+
+async def on_patient_registered(uow: UnitOfWork, event: CloudEvent) -> None:
+    data = event.data
+    view = await _view(uow, data["visitId"], data["patientId"])
+    view.patient_name = f"{data['firstName']} {data['lastName']}"
+    view.op_number = data["opNumber"]
+    view.registered_by = data.get("registeredBy") or event.actorid
+    view.registered_at = dt.datetime.fromisoformat(data["registeredAt"]) if data.get("registeredAt") else event.time
+    view.staff_involved = sorted({*view.staff_involved, view.registered_by or ""} - {""})
+    await store_and_announce(uow, event, _announce_registration(view))
+
+
+async def on_patient_updated(uow: UnitOfWork, event: CloudEvent) -> None:
+    data = event.data
+    views = (await uow.session.scalars(select(VisitView).where(VisitView.patient_id == data["patientId"]))).all()
+    for view in views:
+        view.patient_name = f"{data['firstName']} {data['lastName']}"
+        view.op_number = data["opNumber"]
+
+
+async def on_assignment(uow: UnitOfWork, event: CloudEvent) -> None:
+    """A patient put on (or moved within) a worklist: tell whoever now has them."""
+    assignment: dict[str, Any] = event.data
+    change = assignment.get("change", "created")
+    outgoing: list[frames.Outgoing] = []
+    view = None
+    if assignment.get("visitId"):
+        view = await _view(uow, assignment["visitId"], assignment["patientId"])
+        view.patient_name = view.patient_name or assignment.get("patientName")
+        view.op_number = view.op_number or assignment.get("opNumber")
+        if assignment.get("assignedToUserId"):
+            view.staff_involved = sorted({*view.staff_involved, assignment["assignedToUserId"]})
+    if view is not None and change == "created" and assignment["assignmentType"] == Stage.TRIAGE:
+        if not view.triage_assigned:
+            view.triage_assigned = True
+            view.triage_assignee = assignment.get("assignedToUserId")
+        outgoing.extend(_announce_registration(view))
+    if change in ("created", "transferred", "returned_to_queue"):
+        outgoing.append(frames.new_assignment(assignment))
+    await store_and_announce(uow, event, outgoing)
+
+
+def subscriptions() -> list[Subscription]:
+    return [
+        Subscription("registration", "patient.registered", on_patient_registered),
+        Subscription("registration", "patient.updated", on_patient_updated),
+        *(
+            Subscription(department, f"assignment.{change}", on_assignment)
+            for department in DEPARTMENTS
+            for change in ("created", "transferred", "returned_to_queue")
+        ),
+    ]

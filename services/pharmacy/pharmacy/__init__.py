@@ -1,0 +1,1 @@
+"""Pharmacy service: The prescription worklist and dispensing."""

@@ -1,0 +1,1 @@
+"""Triage service: the triage worklist, encounters, vital signs and triage category."""

@@ -1,0 +1,29 @@
+"""Triage's event handlers: every new visit starts on the triage worklist."""
+
+from __future__ import annotations
+
+from kliniki.consumer import Subscription
+from kliniki.events import CloudEvent
+from kliniki.uow import UnitOfWork
+from kliniki.worklist.domain import Priority
+from kliniki.worklist.service import Worklist
+
+
+def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
+    async def take_in(uow: UnitOfWork, event: CloudEvent) -> None:
+        """A new patient (``patient.registered``) or a returning one's visit (``visit.opened``):
+        remember who they are and put them on the triage worklist."""
+        data = event.data
+        await worklist.remember_patient(uow.session, data, event.sequence or 0)
+        await worklist.create(
+            uow,
+            patient_id=data["patientId"],
+            visit_id=data["visitId"],
+            priority=Priority.NORMAL,
+            reason=f"intake on {event.routing_key} by {event.actorid}",
+        )
+
+    return [
+        Subscription("registration", "patient.registered", take_in),
+        Subscription("registration", "visit.opened", take_in),
+    ]
