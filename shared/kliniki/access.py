@@ -117,9 +117,7 @@ def matrix() -> list[tuple[str, str, list[str]]]:
             rows.append((permission.value, "", sorted(r.value for r in _GLOBAL[permission])))
         else:
             for stage in Stage:
-                rows.append(
-                    (permission.value, stage.value, sorted(roles_for(permission, stage)))
-                )
+                rows.append((permission.value, stage.value, sorted(roles_for(permission, stage))))
     return rows
 
 
@@ -153,7 +151,9 @@ CLINICAL_FRAME_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-def frame_for(event: str, data: dict[str, object], roles: frozenset[str]) -> dict[str, object] | None:
+def frame_for(
+    event: str, data: dict[str, object], roles: frozenset[str]
+) -> dict[str, object] | None:
     """The frame's data as a user with ``roles`` may see it, or None if they may not at all."""
     audience = FRAME_ROLES.get(event)
     if audience is None or not roles & audience:

@@ -18,9 +18,7 @@ def run_migrations(target_metadata: MetaData, service_name: str) -> None:
     )
 
     def do_run(connection: Connection) -> None:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, compare_type=True
-        )
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 

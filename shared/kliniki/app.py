@@ -186,7 +186,12 @@ def create_service_app(
         )
         event_consumers = [
             EventConsumer(
-                settings, kernel.sessionmaker, kernel.tables, kernel.broker, c.purpose, c.subscriptions
+                settings,
+                kernel.sessionmaker,
+                kernel.tables,
+                kernel.broker,
+                c.purpose,
+                c.subscriptions,
             )
             for c in consumers
         ]

@@ -44,7 +44,7 @@ class Broker:
                     client_properties={"connection_name": self.settings.service_name},
                     timeout=10,
                 )
-            except (OSError, aio_pika.exceptions.AMQPError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
                 log.warning("broker unreachable, retrying in %.1fs: %s", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -34,7 +34,9 @@ def create_department_app(
     subscriptions = list(subscriptions_factory(worklist))
     own_keys = {(s.service, s.routing_key) for s in subscriptions}
     snapshot_subs = [
-        s for s in patient_snapshot_subscriptions(worklist) if (s.service, s.routing_key) not in own_keys
+        s
+        for s in patient_snapshot_subscriptions(worklist)
+        if (s.service, s.routing_key) not in own_keys
     ]
     app = create_service_app(
         settings,

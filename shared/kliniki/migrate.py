@@ -23,7 +23,9 @@ async def ensure_database(settings: ServiceSettings) -> bool:
     """Create the service's database when it does not exist; True if it was created."""
     conn = await asyncpg.connect(settings.maintenance_dsn)
     try:
-        exists = await conn.fetchval("select 1 from pg_database where datname = $1", settings.database)
+        exists = await conn.fetchval(
+            "select 1 from pg_database where datname = $1", settings.database
+        )
         if exists:
             return False
         # Identifiers cannot be bound parameters; the name comes from our own settings.

@@ -106,7 +106,9 @@ class OutboxRelay:
             async with self._engine.begin() as conn:
                 rows = (
                     await conn.execute(
-                        select(self._outbox.c.id, self._outbox.c.routing_key, self._outbox.c.envelope)
+                        select(
+                            self._outbox.c.id, self._outbox.c.routing_key, self._outbox.c.envelope
+                        )
                         .where(self._outbox.c.published_at.is_(None))
                         .order_by(self._outbox.c.id)
                         .limit(BATCH_SIZE)

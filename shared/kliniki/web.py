@@ -37,9 +37,7 @@ def current_principal(
     return principal
 
 
-def require(
-    permission: Permission, stage: Stage | None = None
-) -> Callable[[Principal], Principal]:
+def require(permission: Permission, stage: Stage | None = None) -> Callable[[Principal], Principal]:
     """Dependency: the caller, if one of their roles holds ``permission`` (else 403)."""
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
@@ -73,7 +71,7 @@ def expected_version(request: Request, body_version: int | None) -> int | None:
     if header:
         raw = header.strip().removeprefix("W/").strip('"')
         if not raw.isdigit():
-            raise InvalidInput("If-Match", f"expected a record version such as \"3\", got {header!r}")
+            raise InvalidInput("If-Match", f'expected a record version such as "3", got {header!r}')
         return int(raw)
     return body_version
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kliniki.department import create_department_app
 from billing.models import Base, worklist_models
+from kliniki.department import create_department_app
 
 
 def create_app() -> FastAPI:

@@ -23,7 +23,9 @@ NOTIFICATION_CREATED = "notification.created"
 DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")
 
 
-async def store_and_announce(uow: UnitOfWork, event: CloudEvent, outgoing: list[frames.Outgoing]) -> None:
+async def store_and_announce(
+    uow: UnitOfWork, event: CloudEvent, outgoing: list[frames.Outgoing]
+) -> None:
     if not outgoing:
         return
     rows = [
@@ -38,7 +40,11 @@ async def store_and_announce(uow: UnitOfWork, event: CloudEvent, outgoing: list[
         }
         for o in outgoing
     ]
-    ids = (await uow.session.scalars(insert(Notification).returning(Notification.id, sort_by_parameter_order=True), rows)).all()
+    ids = (
+        await uow.session.scalars(
+            insert(Notification).returning(Notification.id, sort_by_parameter_order=True), rows
+        )
+    ).all()
     stored = [
         {
             "id": id_,
@@ -49,7 +55,12 @@ async def store_and_announce(uow: UnitOfWork, event: CloudEvent, outgoing: list[
         }
         for id_, row in zip(ids, rows, strict=True)
     ]
-    await uow.publish(NOTIFICATION_CREATED, {"notifications": stored}, subject=event.subject, visit_id=event.visitid)
+    await uow.publish(
+        NOTIFICATION_CREATED,
+        {"notifications": stored},
+        subject=event.subject,
+        visit_id=event.visitid,
+    )
 
 
 async def _view(uow: UnitOfWork, visit_id: str, patient_id: str) -> VisitView:
@@ -83,14 +94,20 @@ async def on_patient_registered(uow: UnitOfWork, event: CloudEvent) -> None:
     view.patient_name = f"{data['firstName']} {data['lastName']}"
     view.op_number = data["opNumber"]
     view.registered_by = data.get("registeredBy") or event.actorid
-    view.registered_at = dt.datetime.fromisoformat(data["registeredAt"]) if data.get("registeredAt") else event.time
+    view.registered_at = (
+        dt.datetime.fromisoformat(data["registeredAt"]) if data.get("registeredAt") else event.time
+    )
     view.staff_involved = sorted({*view.staff_involved, view.registered_by or ""} - {""})
     await store_and_announce(uow, event, _announce_registration(view))
 
 
 async def on_patient_updated(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
-    views = (await uow.session.scalars(select(VisitView).where(VisitView.patient_id == data["patientId"]))).all()
+    views = (
+        await uow.session.scalars(
+            select(VisitView).where(VisitView.patient_id == data["patientId"])
+        )
+    ).all()
     for view in views:
         view.patient_name = f"{data['firstName']} {data['lastName']}"
         view.op_number = data["opNumber"]

@@ -47,4 +47,3 @@ def live_fanout(hub: Hub) -> Callable[[Kernel], Awaitable[None]]:
         await asyncio.Future()
 
     return notifier_live_fanout
-

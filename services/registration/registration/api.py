@@ -12,7 +12,14 @@ from kliniki.auth import Principal
 from kliniki.web import UoW, expected_version, idempotent_create, require
 from registration import service
 from registration.domain import VisitStatus
-from registration.schemas import PatientCorrection, PatientCreate, PatientOut, VisitOpen, VisitOut, VisitUpdate
+from registration.schemas import (
+    PatientCorrection,
+    PatientCreate,
+    PatientOut,
+    VisitOpen,
+    VisitOut,
+    VisitUpdate,
+)
 
 router = APIRouter()
 
@@ -53,7 +60,11 @@ async def read_patient(patient_id: str, principal: PatientReader, uow: UoW) -> P
 
 @router.patch("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])
 async def correct_patient(
-    patient_id: str, body: PatientCorrection, principal: PatientCorrector, uow: UoW, request: Request
+    patient_id: str,
+    body: PatientCorrection,
+    principal: PatientCorrector,
+    uow: UoW,
+    request: Request,
 ) -> PatientOut:
     out = await service.correct_patient(
         uow, patient_id, body, expected_version(request, body.version)

@@ -72,9 +72,7 @@ def normalize_phone(value: str) -> str:
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"is not a phone number ({exc._msg})") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(
-            "is not a valid phone number; write it as +254712345678 or 0712345678"
-        )
+        raise ValueError("is not a valid phone number; write it as +254712345678 or 0712345678")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

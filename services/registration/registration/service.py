@@ -217,7 +217,11 @@ async def correct_patient(
     await uow.publish(
         events.PATIENT_UPDATED,
         events.PatientUpdated.model_validate(
-            {**_patient_data(patient), "changed_fields": sorted(changes), "updated_by": uow.actor_id}
+            {
+                **_patient_data(patient),
+                "changed_fields": sorted(changes),
+                "updated_by": uow.actor_id,
+            }
         ),
         subject=patient.id,
         visit_id=visit.id if visit else None,
@@ -261,7 +265,9 @@ async def update_visit(
         visit.completed_at = dt.datetime.now(dt.UTC)
     await uow.session.flush()
     patient = await get_patient(uow.session, visit.patient_id)
-    completed = changes.get("status") == VisitStatus.COMPLETED and before.status != VisitStatus.COMPLETED
+    completed = (
+        changes.get("status") == VisitStatus.COMPLETED and before.status != VisitStatus.COMPLETED
+    )
     await uow.publish(
         events.VISIT_COMPLETED if completed else events.VISIT_UPDATED,
         _visit_data(visit, patient, sorted(changes)),

@@ -1,6 +1,6 @@
 """The worklist's HTTP surface, the same in every department (DESIGN.md section 5)."""
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI must see the closure-local Annotated aliases.
 
 from typing import Annotated
 
@@ -47,7 +47,7 @@ def worklist_router(worklist: Worklist) -> APIRouter:
     @router.post("/assignments", response_model=AssignmentOut, status_code=201)
     async def create_assignment(
         body: AssignmentCreate, principal: Creator, uow: UoW, request: Request
-    ):  # noqa: ANN201 - a JSONResponse, documented by response_model
+    ):
         if body.assignment_type and body.assignment_type != stage.value:
             raise InvalidInput(
                 "assignmentType", f"this is the {stage.value} worklist; send it to that department"
@@ -72,7 +72,9 @@ def worklist_router(worklist: Worklist) -> APIRouter:
     ) -> AssignmentOut:
         fields = body.model_dump(exclude_unset=True, exclude={"version"})
         if not fields:
-            raise InvalidInput("body", "name at least one of status, assignedToUserId, priority, notes")
+            raise InvalidInput(
+                "body", "name at least one of status, assignedToUserId, priority, notes"
+            )
         assignment = await worklist.update(
             uow,
             assignment_id,

@@ -32,9 +32,13 @@ def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels
         """A patient waiting for, or being seen by, a member of this department."""
 
         __tablename__ = "assignments"
-        __table_args__ = (Index("ix_assignments_worklist", "status", "priority_rank", "created_at"),)
+        __table_args__ = (
+            Index("ix_assignments_worklist", "status", "priority_rank", "created_at"),
+        )
 
-        id: Mapped[str] = mapped_column(Text, primary_key=True, default=lambda: new_id("assignment"))
+        id: Mapped[str] = mapped_column(
+            Text, primary_key=True, default=lambda: new_id("assignment")
+        )
         assignment_type: Mapped[str] = mapped_column(Text, nullable=False, default=stage.value)
         patient_id: Mapped[str] = mapped_column(Text, nullable=False, index=True)
         visit_id: Mapped[str | None] = mapped_column(Text, index=True)

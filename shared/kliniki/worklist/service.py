@@ -37,7 +37,11 @@ class Worklist:
     # -- reading -------------------------------------------------------------------------------
 
     async def list(
-        self, session: AsyncSession, *, assigned_to: str | None = None, status: str | None = "ACTIVE"
+        self,
+        session: AsyncSession,
+        *,
+        assigned_to: str | None = None,
+        status: str | None = "ACTIVE",
     ) -> list[Any]:
         a = self.models.Assignment
         query = select(a).order_by(a.priority_rank, a.created_at, a.id)
@@ -128,7 +132,9 @@ class Worklist:
         session = uow.session
         assignment = await self.get(session, assignment_id)
         before = AssignmentOut.model_validate(assignment)
-        check_version(expected_version, assignment.version, before.model_dump(mode="json", by_alias=True))
+        check_version(
+            expected_version, assignment.version, before.model_dump(mode="json", by_alias=True)
+        )
         change = classify_change(
             assignment.status,
             assignment.assigned_to_user_id,
@@ -177,10 +183,15 @@ class Worklist:
         await uow.audit("UPDATE", "DUTY", user_id, before=before, after={"onDuty": on_duty})
         counts = await self._active_counts(uow.session)
         return DutyOut(
-            user_id=user_id, name=shift.name, on_duty=on_duty, active_assignments=counts.get(user_id, 0)
+            user_id=user_id,
+            name=shift.name,
+            on_duty=on_duty,
+            active_assignments=counts.get(user_id, 0),
         )
 
-    async def remember_patient(self, session: AsyncSession, data: dict[str, Any], sequence: int) -> None:
+    async def remember_patient(
+        self, session: AsyncSession, data: dict[str, Any], sequence: int
+    ) -> None:
         """Upsert the patient snapshot from a registration event; older events never win."""
         snap = self.models.PatientSnapshot
         values = {
@@ -206,10 +217,15 @@ class Worklist:
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _publish(self, uow: UnitOfWork, assignment: Any, change: str, previous: str | None) -> None:
+    async def _publish(
+        self, uow: UnitOfWork, assignment: Any, change: str, previous: str | None
+    ) -> None:
         data = AssignmentEvent.model_validate(
-            {**AssignmentOut.model_validate(assignment).model_dump(), "change": change,
-             "previous_assignee_user_id": previous}
+            {
+                **AssignmentOut.model_validate(assignment).model_dump(),
+                "change": change,
+                "previous_assignee_user_id": previous,
+            }
         )
         await uow.publish(
             f"assignment.{change}",
@@ -230,7 +246,9 @@ class Worklist:
                 )
             return Candidate(shift.user_id, shift.name, counts.get(shift.user_id, 0))
         shifts = (
-            await session.scalars(select(self.models.DutyShift).where(self.models.DutyShift.on_duty))
+            await session.scalars(
+                select(self.models.DutyShift).where(self.models.DutyShift.on_duty)
+            )
         ).all()
         return pick_assignee(
             [Candidate(s.user_id, s.name, counts.get(s.user_id, 0)) for s in shifts]
@@ -257,4 +275,3 @@ class Worklist:
                 .values([{"user_id": m.id, "name": m.name, "on_duty": m.on_duty} for m in members])
                 .on_conflict_do_nothing()
             )
-

@@ -1,4 +1,4 @@
-from kliniki.alembic_env import run_migrations
 from billing.models import Base
+from kliniki.alembic_env import run_migrations
 
 run_migrations(Base.metadata, "billing")

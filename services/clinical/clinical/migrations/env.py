@@ -1,4 +1,4 @@
-from kliniki.alembic_env import run_migrations
 from clinical.models import Base
+from kliniki.alembic_env import run_migrations
 
 run_migrations(Base.metadata, "clinical")

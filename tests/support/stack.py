@@ -1,0 +1,239 @@
+"""A running Kliniki for tests: real services as processes, real PostgreSQL and RabbitMQ.
+
+Where the servers come from, in order: ``KLINIKI_TEST_POSTGRES_URL`` / ``KLINIKI_TEST_AMQP_URL``
+(or the ``KLINIKI_POSTGRES_URL`` / ``KLINIKI_AMQP_URL`` the services use), else containers
+started by testcontainers when a Docker engine answers, else the local defaults. A run uses
+its own databases (``kliniki_t<run>_<service>``) and its own exchange and queue names (prefix
+``t<run>.``), so it never disturbs a system running on the same servers, and removes them after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from kliniki.auth import mint_token
+from kliniki.settings import DEV_JWT_SECRET, SERVICE_PORTS
+from kliniki.staff import load_staff
+
+REPO = Path(__file__).resolve().parents[2]
+ALL_SERVICES = list(SERVICE_PORTS)
+STAFF = load_staff(REPO / "deploy" / "staff.yaml")
+TEST_RETRY_DELAYS_MS = "[100, 300, 600]"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[tuple[str, str]]:
+    """(postgres server URL, AMQP URL) for this test run."""
+    pg = os.environ.get("KLINIKI_TEST_POSTGRES_URL") or os.environ.get("KLINIKI_POSTGRES_URL")
+    amqp = os.environ.get("KLINIKI_TEST_AMQP_URL") or os.environ.get("KLINIKI_AMQP_URL")
+    if pg and amqp:
+        yield pg, amqp
+        return
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with PostgresContainer("postgres:15") as pg_c, RabbitMqContainer("rabbitmq:3.13") as mq_c:
+            pg_url = (
+                f"postgresql://{pg_c.username}:{pg_c.password}@"
+                f"{pg_c.get_container_host_ip()}:{pg_c.get_exposed_port(5432)}/"
+            )
+            params = mq_c.get_connection_params()
+            mq_url = f"amqp://guest:guest@{params.host}:{params.port}/"
+            yield pg or pg_url, amqp or mq_url
+        return
+    yield pg or "postgresql://postgres@127.0.0.1:5432/", amqp or "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """The services of one test run and the means to talk to them."""
+
+    postgres_url: str
+    amqp_url: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    extra: list[ServiceProcess] = field(default_factory=list)
+    log_dir: Path = field(default_factory=lambda: REPO / ".run" / "test-logs")
+
+    @property
+    def namespace(self) -> str:
+        return f"t{self.run_id}."
+
+    def database(self, service: str) -> str:
+        return f"kliniki_t{self.run_id}_{service}"
+
+    def env(self, service: str, **overrides: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KLINIKI_")}
+        env.update(
+            {
+                "KLINIKI_SERVICE_NAME": service,
+                "KLINIKI_POSTGRES_URL": self.postgres_url,
+                "KLINIKI_DATABASE_NAME": self.database(service),
+                "KLINIKI_AMQP_URL": self.amqp_url,
+                "KLINIKI_BROKER_NAMESPACE": self.namespace,
+                "KLINIKI_JWT_SECRET": DEV_JWT_SECRET,
+                "KLINIKI_CONSUMER_RETRY_DELAYS_MS": TEST_RETRY_DELAYS_MS,
+                "KLINIKI_LOG_LEVEL": "INFO",
+            }
+        )
+        env.update(overrides)
+        return env
+
+    def migrate(self, services: list[str]) -> None:
+        for service in services:
+            subprocess.run(
+                [sys.executable, "-m", "kliniki.migrate", service],
+                env=self.env(service),
+                check=True,
+                capture_output=True,
+            )
+
+    def start(self, service: str, *, name: str | None = None, **env: str) -> ServiceProcess:
+        """Start one service process (wait for it with ``wait_ready``)."""
+        name = name or service
+        port = free_port()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{self.run_id}-{name}.log"
+        log = log_path.open("ab")
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--factory", f"{service}.main:create_app",
+                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                "--ws-max-size", "65536",
+            ],
+            env=self.env(service, **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc = ServiceProcess(name, port, process, log_path)
+        if name == service and service not in self.processes:
+            self.processes[service] = proc
+        else:
+            self.extra.append(proc)
+        return proc
+
+    def wait_ready(self, proc: ServiceProcess, timeout: float = 30.0, path: str = "/readyz") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(proc.url + path, timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"{proc.name} not ready in {timeout}s:\n{proc.log_tail()}")
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+    def ws_url(self, user: str, proc: ServiceProcess | None = None) -> str:
+        port = (proc or self.processes["notifier"]).port
+        return f"ws://127.0.0.1:{port}/ws?token={token(user)}"
+
+    async def connect_db(self, service: str) -> asyncpg.Connection:
+        return await asyncpg.connect(f"{self.postgres_url.rstrip('/')}/{self.database(service)}")
+
+    def stop_all(self) -> None:
+        for proc in [*self.extra, *self.processes.values()]:
+            proc.stop()
+
+    def cleanup(self) -> None:
+        asyncio.run(self._drop_everything())
+
+    async def _drop_everything(self) -> None:
+        conn = await asyncpg.connect(f"{self.postgres_url.rstrip('/')}/postgres")
+        try:
+            names = await conn.fetch(
+                "select datname from pg_database where datname like $1", f"kliniki_t{self.run_id}_%"
+            )
+            for row in names:
+                await conn.execute(f'drop database if exists "{row["datname"]}" with (force)')
+        finally:
+            await conn.close()
+        await delete_broker_names(self.amqp_url, self.namespace)
+
+
+async def delete_broker_names(amqp_url: str, namespace: str) -> None:
+    """Delete this run's queues and exchanges (their names are known: see kliniki.consumer)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        queues = []
+        for consumer in ("triage.inbox", "clinical.inbox", "lab.inbox", "pharmacy.inbox",
+                         "billing.inbox", "notifier.notifications", "test.probe"):
+            base = f"{namespace}{consumer}"
+            queues += [base, f"{base}.dead", *(f"{base}.retry.{i}" for i in range(1, 4))]
+        for name in queues:
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.queue_delete(name)
+        for service in ALL_SERVICES:
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.exchange_delete(f"{namespace}{service}.events")
+    finally:
+        await connection.close()
+
+
+def token(user_id: str, **overrides: object) -> str:
+    member = STAFF.get(user_id)
+    if member is None:
+        raise KeyError(f"{user_id} is not in deploy/staff.yaml")
+    return mint_token(DEV_JWT_SECRET, member.id, member.name, member.roles)
+
+
+def auth(user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user_id)}"}

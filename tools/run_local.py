@@ -1,0 +1,89 @@
+"""Run the whole system on this machine: ``make run``.
+
+Creates and migrates each service's database, then starts the seven services on their contract
+ports with their output prefixed by name. Ctrl-C (or SIGTERM) stops them all cleanly.
+Configuration comes from the environment (``KLINIKI_*``, see the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from kliniki.settings import SERVICE_PORTS
+
+SERVICES = list(SERVICE_PORTS)
+COLOURS = [31, 32, 33, 34, 35, 36, 37]
+
+
+async def run(
+    cmd: list[str], name: str, colour: int, env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
+    )
+
+    async def pump() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            sys.stdout.write(f"\x1b[{colour}m{name:>12}\x1b[0m | {line.decode(errors='replace')}")
+            sys.stdout.flush()
+
+    asyncio.create_task(pump())
+    return process
+
+
+async def main() -> int:
+    env = dict(os.environ)
+    migrate = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kliniki.migrate", *SERVICES, env=env
+    )
+    if await migrate.wait() != 0:
+        print("migrations failed: is PostgreSQL running at KLINIKI_POSTGRES_URL?", file=sys.stderr)
+        return 1
+    processes = []
+    for index, service in enumerate(SERVICES):
+        port = os.environ.get(f"KLINIKI_{service.upper()}_PORT", str(SERVICE_PORTS[service]))
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"{service}.main:create_app",
+            "--host",
+            os.environ.get("KLINIKI_HOST", "127.0.0.1"),
+            "--port",
+            port,
+            "--ws-max-size",
+            "65536",
+            "--timeout-graceful-shutdown",
+            "10",
+            "--no-access-log",
+        ]
+        processes.append(await run(cmd, service, COLOURS[index], env))
+    print(
+        "Kliniki is running: registration http://127.0.0.1:8001 ... notifier ws://127.0.0.1:8007/ws"
+    )
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    exited = [asyncio.create_task(p.wait()) for p in processes]
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+    code = 0 if stop.is_set() else 1
+    if not stop.is_set():
+        print("a service exited; stopping the others", file=sys.stderr)
+    for p in processes:
+        if p.returncode is None:
+            p.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), timeout=20)
+    print("all services stopped")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
