@@ -67,7 +67,8 @@ class Broker:
 
     @property
     def is_connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        # ``connected`` is cleared while a robust connection is down and reconnecting.
+        return self._connection is not None and self._connection.connected.is_set()
 
     async def exchange(self, service: str) -> AbstractExchange:
         """The durable topic exchange ``<service>.events`` (declared once, idempotently)."""

@@ -131,11 +131,11 @@ class Stack:
         env.update(overrides)
         return env
 
-    def migrate(self, services: list[str]) -> None:
+    def migrate(self, services: list[str], **env: str) -> None:
         for service in services:
             subprocess.run(
                 [sys.executable, "-m", "kliniki.migrate", service],
-                env=self.env(service),
+                env=self.env(service, **env),
                 check=True,
                 capture_output=True,
             )
@@ -182,8 +182,36 @@ class Stack:
         port = (proc or self.processes["notifier"]).port
         return f"ws://127.0.0.1:{port}/ws?token={token(user)}"
 
-    async def connect_db(self, service: str) -> asyncpg.Connection:
-        return await asyncpg.connect(f"{self.postgres_url.rstrip('/')}/{self.database(service)}")
+    async def connect_db(self, service: str, database: str | None = None) -> asyncpg.Connection:
+        name = database or self.database(service)
+        return await asyncpg.connect(f"{self.postgres_url.rstrip('/')}/{name}")
+
+    async def publish_raw(self, service: str, routing_key: str, body: bytes) -> None:
+        """Put bytes on ``<service>.events`` as if that service had published them."""
+        import aio_pika
+
+        connection = await aio_pika.connect(self.amqp_url)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(f"{self.namespace}{service}.events")
+            await exchange.publish(aio_pika.Message(body, delivery_mode=2), routing_key=routing_key)
+        finally:
+            await connection.close()
+
+    async def dead_letters(self, queue: str) -> list[tuple[bytes, dict]]:
+        """Take every message from ``<queue>.dead`` (e.g. ``triage.inbox``)."""
+        import aio_pika
+
+        connection = await aio_pika.connect(self.amqp_url)
+        out = []
+        try:
+            channel = await connection.channel()
+            dead = await channel.get_queue(f"{self.namespace}{queue}.dead")
+            while (message := await dead.get(fail=False, no_ack=True)) is not None:
+                out.append((message.body, dict(message.headers or {})))
+        finally:
+            await connection.close()
+        return out
 
     def stop_all(self) -> None:
         for proc in [*self.extra, *self.processes.values()]:
