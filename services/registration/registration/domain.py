@@ -11,6 +11,7 @@ import phonenumbers
 DEFAULT_PHONE_REGION = "KE"  # Kenyan numbers may be written locally: 0712 345 678
 MAX_AGE_YEARS = 130
 # Letters of any script, with the spaces, hyphens, apostrophes and dots names carry.
+_PHONE_CHARACTERS = re.compile(r"^\+?[\d\s\-().]+$")
 _NAME = re.compile(r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*\.?$")
 
 
@@ -67,6 +68,9 @@ def normalize_person_name(value: str) -> str:
 
 def normalize_phone(value: str) -> str:
     """Parse a phone number (Kenyan by default) and return it in E.164 form."""
+    if not _PHONE_CHARACTERS.match(value):
+        # phonenumbers would read letters as a keypad ("CALL" -> 2255): refuse them instead.
+        raise ValueError("may contain only digits, spaces, '+', '-', '.' and brackets")
     try:
         number = phonenumbers.parse(value, DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException as exc:
