@@ -39,8 +39,8 @@ format: install
 token: install ## print a token: make token USER=nurse_sarah
 	@$(BIN)/python tools/mint_token.py $(USER)
 
-bench: install ## benchmarks that print figures (need nothing running: they start what they measure)
-	$(BIN)/python bench/registration_latency.py
+bench: install ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
+	$(BIN)/python bench/run_all.py $(BENCH)
 
 lock: ## refresh requirements.lock from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
