@@ -36,7 +36,9 @@ async def triage_assignments(stack: Stack, patient_ids: list[str]) -> list[dict]
         await db.close()
 
 
-async def test_fifty_concurrent_registrations_get_consecutive_op_numbers(stack: Stack, http) -> None:
+async def test_fifty_concurrent_registrations_get_consecutive_op_numbers(
+    stack: Stack, http
+) -> None:
     base = stack.url("registration")
     patients = await asyncio.gather(*(register(http, base) for _ in range(50)))
     numbers = sorted(int(p["opNumber"].removeprefix("OP")) for p in patients)
@@ -56,7 +58,9 @@ async def test_fifty_concurrent_registrations_get_consecutive_op_numbers(stack: 
         assert published == 50
     finally:
         await db.close()
-    assignments = await eventually(lambda: triage_assignments(stack, ids), until=lambda a: len(a) >= 50)
+    assignments = await eventually(
+        lambda: triage_assignments(stack, ids), until=lambda a: len(a) >= 50
+    )
     assert sorted(a["patient_id"] for a in assignments) == sorted(ids), "one assignment each"
 
 
@@ -66,7 +70,9 @@ async def test_registration_answers_through_a_broker_outage_and_the_event_arrive
     amqp = urlsplit(stack.amqp_url)
     proxy = await TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()
     database = f"{stack.database('registration')}_faults"
-    proxied_url = stack.amqp_url.replace(f"{amqp.hostname}:{amqp.port or 5672}", f"127.0.0.1:{proxy.port}")
+    proxied_url = stack.amqp_url.replace(
+        f"{amqp.hostname}:{amqp.port or 5672}", f"127.0.0.1:{proxy.port}"
+    )
     if f":{amqp.port}" not in stack.amqp_url:
         proxied_url = stack.amqp_url.replace(str(amqp.hostname), f"127.0.0.1:{proxy.port}", 1)
     env = {"KLINIKI_DATABASE_NAME": database, "KLINIKI_AMQP_URL": proxied_url}
@@ -85,7 +91,8 @@ async def test_registration_answers_through_a_broker_outage_and_the_event_arrive
         try:
             await asyncio.sleep(1.0)
             unpublished = await db.fetchval(
-                "select count(*) from outbox where published_at is null and envelope->>'subject' = $1",
+                "select count(*) from outbox"
+                " where published_at is null and envelope->>'subject' = $1",
                 patient["id"],
             )
             assert unpublished == 1, "the event waits in the outbox"
@@ -132,6 +139,7 @@ async def test_a_redelivered_patient_registered_changes_nothing(stack: Stack, ht
 
     notifier = await stack.connect_db("notifier")
     try:
+
         async def announced(patient_id: str) -> int:
             return await notifier.fetchval(
                 "select count(*) from notifications where event = 'patient_registered'"
@@ -161,7 +169,9 @@ async def test_poison_messages_are_dead_lettered_with_the_reason_and_the_queue_f
         "subject": "patient_missing",
         "data": {"patientId": "patient_missing"},  # no visit, no names: the handler fails
     }
-    await stack.publish_raw("registration", "patient.registered", json.dumps(not_a_patient).encode())
+    await stack.publish_raw(
+        "registration", "patient.registered", json.dumps(not_a_patient).encode()
+    )
     patient = await register(http, stack.url("registration"))
     await eventually(lambda: triage_assignments(stack, [patient["id"]]))
 

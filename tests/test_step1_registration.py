@@ -18,7 +18,9 @@ async def test_registering_john_doe_notifies_sarah_and_the_staff(stack: Stack, h
         StaffSocket(stack.ws_url("tom_cashier"), "tom_cashier") as tom,
     ):
         response = await http.post(
-            f"{stack.url('registration')}/patients", json=payload, headers=auth("alice_receptionist")
+            f"{stack.url('registration')}/patients",
+            json=payload,
+            headers=auth("alice_receptionist"),
         )
         assert response.status_code == 201, response.text
         patient = response.json()
@@ -37,14 +39,18 @@ async def test_registering_john_doe_notifies_sarah_and_the_staff(stack: Stack, h
         assert isinstance(assignment["id"], int)
 
         for staff in (sarah, alice, tom):
-            frame = await staff.wait_for("patient_registered", lambda d: d["patientId"] == patient_id)
+            frame = await staff.wait_for(
+                "patient_registered", lambda d: d["patientId"] == patient_id
+            )
             data = frame["data"]
             assert data["opNumber"] == op_number
             assert data["assignedTo"] == "nurse_sarah"
             assert data["registeredBy"] == "alice_receptionist"
             assert data["timestamp"]
         # The assignment is Sarah's alone.
-        assert not [f for f in alice.events("new_assignment") if f["data"]["patientId"] == patient_id]
+        assert not [
+            f for f in alice.events("new_assignment") if f["data"]["patientId"] == patient_id
+        ]
 
     registration = await stack.connect_db("registration")
     try:
@@ -87,12 +93,16 @@ async def test_registering_john_doe_notifies_sarah_and_the_staff(stack: Stack, h
     finally:
         await triage.close()
 
-    worklist = await http.get(f"{stack.url('triage')}/assignments?mine=true", headers=auth("nurse_sarah"))
+    worklist = await http.get(
+        f"{stack.url('triage')}/assignments?mine=true", headers=auth("nurse_sarah")
+    )
     assert worklist.status_code == 200
     assert patient_id in [a["patientId"] for a in worklist.json()]
 
 
-async def test_with_nobody_on_duty_the_patient_waits_in_the_triage_queue(stack: Stack, http) -> None:
+async def test_with_nobody_on_duty_the_patient_waits_in_the_triage_queue(
+    stack: Stack, http
+) -> None:
     triage = stack.url("triage")
     off = await http.post(f"{triage}/duty", json={"onDuty": False}, headers=auth("nurse_sarah"))
     assert off.status_code == 200, off.text
@@ -108,7 +118,9 @@ async def test_with_nobody_on_duty_the_patient_waits_in_the_triage_queue(stack: 
             frame = await sarah.wait_for("new_assignment", lambda d: d["patientId"] == patient_id)
             assert frame["data"]["assignedTo"] is None
             assert "waiting in the triage queue" in frame["data"]["message"]
-            registered = await sarah.wait_for("patient_registered", lambda d: d["patientId"] == patient_id)
+            registered = await sarah.wait_for(
+                "patient_registered", lambda d: d["patientId"] == patient_id
+            )
             assert registered["data"]["assignedTo"] is None
 
         async def queue() -> list[dict]:

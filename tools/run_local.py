@@ -31,7 +31,7 @@ async def run(
             sys.stdout.write(f"\x1b[{colour}m{name:>12}\x1b[0m | {line.decode(errors='replace')}")
             sys.stdout.flush()
 
-    asyncio.create_task(pump())
+    process.output_pump = asyncio.create_task(pump())  # type: ignore[attr-defined]
     return process
 
 

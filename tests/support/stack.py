@@ -69,7 +69,10 @@ def servers() -> Iterator[tuple[str, str]]:
             mq_url = f"amqp://guest:guest@{params.host}:{params.port}/"
             yield pg or pg_url, amqp or mq_url
         return
-    yield pg or "postgresql://postgres@127.0.0.1:5432/", amqp or "amqp://guest:guest@127.0.0.1:5672/"
+    yield (
+        pg or "postgresql://postgres@127.0.0.1:5432/",
+        amqp or "amqp://guest:guest@127.0.0.1:5672/",
+    )
 
 
 @dataclass
@@ -149,9 +152,18 @@ class Stack:
         log = log_path.open("ab")
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", f"{service}.main:create_app",
-                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                "--ws-max-size", "65536",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                f"{service}.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--ws-max-size",
+                "65536",
             ],
             env=self.env(service, **env),
             stdout=log,
@@ -164,7 +176,9 @@ class Stack:
             self.extra.append(proc)
         return proc
 
-    def wait_ready(self, proc: ServiceProcess, timeout: float = 30.0, path: str = "/readyz") -> None:
+    def wait_ready(
+        self, proc: ServiceProcess, timeout: float = 30.0, path: str = "/readyz"
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.process.poll() is not None:
@@ -240,8 +254,15 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
     connection = await aio_pika.connect(amqp_url)
     try:
         queues = []
-        for consumer in ("triage.inbox", "clinical.inbox", "lab.inbox", "pharmacy.inbox",
-                         "billing.inbox", "notifier.notifications", "test.probe"):
+        for consumer in (
+            "triage.inbox",
+            "clinical.inbox",
+            "lab.inbox",
+            "pharmacy.inbox",
+            "billing.inbox",
+            "notifier.notifications",
+            "test.probe",
+        ):
             base = f"{namespace}{consumer}"
             queues += [base, f"{base}.dead", *(f"{base}.retry.{i}" for i in range(1, 4))]
         for name in queues:

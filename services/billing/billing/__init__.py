@@ -1,1 +1,1 @@
-"""Billing service: Charges from every department, the invoice of a visit, payments, closing the visit."""
+"""Billing service: Charges, the invoice of a visit, payments, closing the visit."""

@@ -13,6 +13,6 @@ def create_app() -> FastAPI:
         "billing",
         Base.metadata,
         worklist_models,
-        description="Charges from every department, the invoice of a visit, payments, closing the visit.",
+        description="Charges, the invoice of a visit, payments, closing the visit.",
     )
     return app

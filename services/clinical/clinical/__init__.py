@@ -1,1 +1,1 @@
-"""Clinical service: Consultations: diagnoses (ICD-10), prescriptions, lab requests, the consultation worklist."""
+"""Clinical service: Consultations: ICD-10 diagnoses, prescriptions, lab requests, the worklist."""

@@ -13,6 +13,6 @@ def create_app() -> FastAPI:
         "clinical",
         Base.metadata,
         worklist_models,
-        description="Consultations: diagnoses (ICD-10), prescriptions, lab requests, the consultation worklist.",
+        description="Consultations: ICD-10 diagnoses, prescriptions, lab requests, the worklist.",
     )
     return app

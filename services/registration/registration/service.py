@@ -3,6 +3,7 @@ through one unit of work; the caller commits."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -179,10 +180,8 @@ async def search_patients(session: AsyncSession, q: str) -> list[PatientOut]:
     digits = q.upper().removeprefix("OP").lstrip("#")
     if digits.isdigit():
         conditions.append(Patient.op_number == format_op_number(int(digits)))
-    try:
+    with contextlib.suppress(ValueError):  # not a phone number: search the other ways
         conditions.append(Patient.phone_number == normalize_phone(q))
-    except ValueError:
-        pass
     words = q.split()
     if words:
         name_match = [

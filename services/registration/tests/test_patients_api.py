@@ -66,24 +66,45 @@ async def test_local_kenyan_phone_numbers_are_stored_in_e164(stack: Stack, http)
 
 def forged(**claims: object) -> str:
     now = dt.datetime.now(dt.UTC)
-    base = {"sub": "alice_receptionist", "name": "Alice", "roles": ["receptionist"],
-            "iat": now, "exp": now + dt.timedelta(hours=1)}
+    base = {
+        "sub": "alice_receptionist",
+        "name": "Alice",
+        "roles": ["receptionist"],
+        "iat": now,
+        "exp": now + dt.timedelta(hours=1),
+    }
     return jwt.encode({**base, **claims}, DEV_JWT_SECRET, algorithm="HS256")
 
 
 async def test_requests_without_a_valid_token_get_401(stack: Stack, http) -> None:
     url = f"{stack.url('registration')}/patients"
     expired = forged(exp=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
-    other_key = jwt.encode({"sub": "alice_receptionist", "roles": ["receptionist"],
-                            "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)},
-                           "a-different-signing-key-of-32-bytes!!", algorithm="HS256")
-    unsigned = jwt.encode({"sub": "alice_receptionist", "roles": ["admin"],
-                           "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)},
-                          None, algorithm="none")
-    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic YWxpY2U6eA=="},
-                    {"Authorization": f"Bearer {expired}"},
-                    {"Authorization": f"Bearer {other_key}"},
-                    {"Authorization": f"Bearer {unsigned}"}):
+    other_key = jwt.encode(
+        {
+            "sub": "alice_receptionist",
+            "roles": ["receptionist"],
+            "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        },
+        "a-different-signing-key-of-32-bytes!!",
+        algorithm="HS256",
+    )
+    unsigned = jwt.encode(
+        {
+            "sub": "alice_receptionist",
+            "roles": ["admin"],
+            "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        },
+        None,
+        algorithm="none",
+    )
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic YWxpY2U6eA=="},
+        {"Authorization": f"Bearer {expired}"},
+        {"Authorization": f"Bearer {other_key}"},
+        {"Authorization": f"Bearer {unsigned}"},
+    ):
         response = await http.post(url, json=another_patient(), headers=headers)
         assert response.status_code == 401, (headers, response.text)
         assert response.json()["title"] == "Unauthorized"
@@ -131,7 +152,9 @@ async def test_concurrent_retries_with_one_key_create_one_patient(stack: Stack, 
     headers = {**auth("alice_receptionist"), "Idempotency-Key": str(uuid.uuid4())}
     payload = another_patient()
     before = await patient_count(stack)
-    responses = await asyncio.gather(*(http.post(url, json=payload, headers=headers) for _ in range(5)))
+    responses = await asyncio.gather(
+        *(http.post(url, json=payload, headers=headers) for _ in range(5))
+    )
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert await patient_count(stack) == before + 1
@@ -139,21 +162,35 @@ async def test_concurrent_retries_with_one_key_create_one_patient(stack: Stack, 
 
 async def test_a_stale_correction_gets_409_and_the_record_is_intact(stack: Stack, http) -> None:
     base = stack.url("registration")
-    created = (await http.post(f"{base}/patients", json=another_patient(), headers=auth("alice_receptionist"))).json()
+    created = (
+        await http.post(
+            f"{base}/patients", json=another_patient(), headers=auth("alice_receptionist")
+        )
+    ).json()
     url = f"{base}/patients/{created['id']}"
-    first = await http.patch(url, json={"phoneNumber": "0722000000", "version": 1}, headers=auth("alice_receptionist"))
+    first = await http.patch(
+        url, json={"phoneNumber": "0722000000", "version": 1}, headers=auth("alice_receptionist")
+    )
     assert first.status_code == 200, first.text
     assert first.json()["version"] == 2
-    stale = await http.patch(url, json={"firstName": "Jonathan", "version": 1}, headers=auth("alice_receptionist"))
+    stale = await http.patch(
+        url, json={"firstName": "Jonathan", "version": 1}, headers=auth("alice_receptionist")
+    )
     assert stale.status_code == 409
     assert stale.json()["current"]["phoneNumber"] == "+254722000000"
     assert stale.json()["current"]["version"] == 2
     via_header = await http.patch(
-        url, json={"firstName": "Jonathan"}, headers={**auth("alice_receptionist"), "If-Match": '"2"'}
+        url,
+        json={"firstName": "Jonathan"},
+        headers={**auth("alice_receptionist"), "If-Match": '"2"'},
     )
     assert via_header.status_code == 200
     record = (await http.get(url, headers=auth("nurse_sarah"))).json()
-    assert (record["firstName"], record["phoneNumber"], record["version"]) == ("Jonathan", "+254722000000", 3)
+    assert (record["firstName"], record["phoneNumber"], record["version"]) == (
+        "Jonathan",
+        "+254722000000",
+        3,
+    )
     missing = await http.patch(url, json={"firstName": "Jon"}, headers=auth("alice_receptionist"))
     assert missing.status_code == 422
     assert "version" in missing.json()["detail"]
@@ -162,22 +199,40 @@ async def test_a_stale_correction_gets_409_and_the_record_is_intact(stack: Stack
 async def test_search_finds_a_patient_by_op_number_phone_and_name(stack: Stack, http) -> None:
     base = stack.url("registration")
     payload = another_patient(phoneNumber="0733111222")
-    created = (await http.post(f"{base}/patients", json=payload, headers=auth("alice_receptionist"))).json()
-    for q in (created["opNumber"], f"OP#{created['opNumber'][2:]}", "+254733111222", payload["lastName"],
-              f"john {payload['lastName'].lower()}"):
-        found = await http.get(f"{base}/patients", params={"q": q}, headers=auth("alice_receptionist"))
+    created = (
+        await http.post(f"{base}/patients", json=payload, headers=auth("alice_receptionist"))
+    ).json()
+    for q in (
+        created["opNumber"],
+        f"OP#{created['opNumber'][2:]}",
+        "+254733111222",
+        payload["lastName"],
+        f"john {payload['lastName'].lower()}",
+    ):
+        found = await http.get(
+            f"{base}/patients", params={"q": q}, headers=auth("alice_receptionist")
+        )
         assert found.status_code == 200
         assert created["id"] in [p["id"] for p in found.json()], q
 
 
 async def test_a_closed_visit_cannot_be_changed(stack: Stack, http) -> None:
     base = stack.url("registration")
-    created = (await http.post(f"{base}/patients", json=another_patient(), headers=auth("alice_receptionist"))).json()
+    created = (
+        await http.post(
+            f"{base}/patients", json=another_patient(), headers=auth("alice_receptionist")
+        )
+    ).json()
     visit = created["visit"]
     done = await http.patch(
         f"{base}/visits/{visit['id']}",
-        json={"status": "COMPLETED", "paymentStatus": "PAID", "totalAmount": 500, "version": visit["version"],
-              "dischargeNotes": "Patient stable"},
+        json={
+            "status": "COMPLETED",
+            "paymentStatus": "PAID",
+            "totalAmount": 500,
+            "version": visit["version"],
+            "dischargeNotes": "Patient stable",
+        },
         headers=auth("tom_cashier"),
     )
     assert done.status_code == 200, done.text
@@ -188,4 +243,6 @@ async def test_a_closed_visit_cannot_be_changed(stack: Stack, http) -> None:
         headers=auth("tom_cashier"),
     )
     assert again.status_code == 409
-    assert (await http.get(f"{base}/visits/{visit['id']}", headers=auth("tom_cashier"))).json()["status"] == "COMPLETED"
+    assert (await http.get(f"{base}/visits/{visit['id']}", headers=auth("tom_cashier"))).json()[
+        "status"
+    ] == "COMPLETED"

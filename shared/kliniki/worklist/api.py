@@ -5,6 +5,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from kliniki.access import Permission, allowed
 from kliniki.auth import Principal
@@ -47,7 +48,7 @@ def worklist_router(worklist: Worklist) -> APIRouter:
     @router.post("/assignments", response_model=AssignmentOut, status_code=201)
     async def create_assignment(
         body: AssignmentCreate, principal: Creator, uow: UoW, request: Request
-    ):
+    ) -> JSONResponse:
         if body.assignment_type and body.assignment_type != stage.value:
             raise InvalidInput(
                 "assignmentType", f"this is the {stage.value} worklist; send it to that department"

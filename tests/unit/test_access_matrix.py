@@ -1,0 +1,65 @@
+"""The access matrix: what each role may do, and that the README shows exactly the code's matrix."""
+
+from __future__ import annotations
+
+import pytest
+
+from kliniki.access import Permission, Role, Stage, allowed, frame_for
+from tools.access_table import README, readme_block, tables
+
+
+def test_the_readme_shows_the_matrix_in_the_code() -> None:
+    assert readme_block(README.read_text()) == tables().strip("\n"), (
+        "README.md is out of date: run .venv/bin/python tools/access_table.py --write"
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "permission", "stage", "expected"),
+    [
+        (Role.RECEPTIONIST, Permission.PATIENT_REGISTER, None, True),
+        (Role.CASHIER, Permission.PATIENT_REGISTER, None, False),
+        (Role.RECEPTIONIST, Permission.CLINICAL_READ, None, False),
+        (Role.CASHIER, Permission.CLINICAL_READ, None, False),
+        (Role.CLINICAL_OFFICER, Permission.CLINICAL_READ, None, True),
+        (Role.RECEPTIONIST, Permission.ASSIGNMENT_UPDATE, Stage.TRIAGE, False),
+        (Role.TRIAGE_NURSE, Permission.ASSIGNMENT_UPDATE, Stage.TRIAGE, True),
+        (Role.TRIAGE_NURSE, Permission.ASSIGNMENT_CREATE, Stage.CONSULTATION, True),
+        (Role.TRIAGE_NURSE, Permission.ASSIGNMENT_UPDATE, Stage.CONSULTATION, False),
+        (Role.CASHIER, Permission.WORKLIST_READ, Stage.PAYMENT, True),
+        (Role.CASHIER, Permission.WORKLIST_READ, Stage.LAB, False),
+        (Role.ADMIN, Permission.AUDIT_READ, None, True),
+        (Role.CLINICAL_OFFICER, Permission.AUDIT_READ, None, False),
+    ],
+)
+def test_roles_hold_what_their_work_needs(
+    role: Role, permission: Permission, stage: Stage | None, expected: bool
+) -> None:
+    assert allowed(frozenset({role.value}), permission, stage) is expected
+
+
+def test_a_cashier_never_gets_clinical_frames_or_fields() -> None:
+    cashier = frozenset({"cashier"})
+    for clinical in (
+        "patient_updated",
+        "lab_results_ready",
+        "new_lab_request",
+        "prescription_ready",
+    ):
+        assert frame_for(clinical, {"patientId": "p"}, cashier) is None
+    dispensed = {
+        "patientId": "p",
+        "status": "DISPENSED",
+        "medicationName": "Aspirin",
+        "dispensingNotes": "counselled on MI symptoms",
+    }
+    assert frame_for("prescription_updated", dispensed, cashier) == {
+        "patientId": "p",
+        "status": "DISPENSED",
+    }
+    assert frame_for("prescription_updated", dispensed, frozenset({"pharmacist"})) == dispensed
+
+
+def test_a_role_nobody_knows_gets_nothing() -> None:
+    assert frame_for("patient_registered", {"patientId": "p"}, frozenset({"visitor"})) is None
+    assert not allowed(frozenset(), Permission.PATIENT_READ)
