@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import MetaData, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -86,6 +87,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             409,
             "Conflict",
             "someone else changed this record at the same moment; reload it and try again",
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Only a concurrent request can get here: our own rules are checked before writing.
+        log.warning("integrity conflict on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            409, "Conflict", "a concurrent change conflicts with this one; reload and try again"
         )
 
     @app.exception_handler(StarletteHTTPException)

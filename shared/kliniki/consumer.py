@@ -197,7 +197,8 @@ class EventConsumer:
                 session,
                 self.tables,
                 self.settings.service_name,
-                actor_id=f"system:{self.settings.service_name}",
+                # The person whose action caused this event is the actor of what follows from it.
+                actor_id=event.actorid or f"system:{self.settings.service_name}",
                 correlation_id=event.correlationid or event.id,
                 traceparent=event.traceparent,
             )

@@ -17,7 +17,7 @@ from kliniki.settings import ServiceSettings
 from kliniki.worklist.api import worklist_router
 from kliniki.worklist.handlers import patient_snapshot_subscriptions
 from kliniki.worklist.models import WorklistModels
-from kliniki.worklist.service import Worklist
+from kliniki.worklist.service import AssignmentHook, Worklist
 
 
 def create_department_app(
@@ -26,11 +26,12 @@ def create_department_app(
     worklist_models: WorklistModels,
     routers: Sequence[APIRouter] = (),
     subscriptions_factory: Callable[[Worklist], Sequence[Subscription]] = lambda _: (),
+    on_assignment_completed: AssignmentHook | None = None,
     description: str = "",
 ) -> tuple[FastAPI, Worklist]:
     """The department's app; it consumes events on the durable queue ``<service>.inbox``."""
     settings = ServiceSettings(service_name=service_name)
-    worklist = Worklist(worklist_models, settings.staff_file)
+    worklist = Worklist(worklist_models, settings.staff_file, on_assignment_completed)
     subscriptions = list(subscriptions_factory(worklist))
     own_keys = {(s.service, s.routing_key) for s in subscriptions}
     snapshot_subs = [

@@ -56,6 +56,13 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     staff_file: Path = Field(default=REPO_ROOT / "deploy" / "staff.yaml")
+    lab_catalogue_file: Path = Field(
+        default=REPO_ROOT / "deploy" / "lab_catalogue.yaml",
+        description="The lab's tests, analytes and ranges (lab flags results; clinical orders).",
+    )
+    price_list_file: Path = Field(
+        default=REPO_ROOT / "deploy" / "price_list.yaml", description="Billing's prices."
+    )
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_seconds: float = Field(

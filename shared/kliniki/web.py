@@ -79,10 +79,13 @@ def expected_version(request: Request, body_version: int | None) -> int | None:
 async def idempotent_create(
     request: Request,
     uow: UnitOfWork,
-    create: Callable[[], Awaitable[BaseModel | dict[str, Any]]],
+    create: Callable[[], Awaitable[BaseModel | dict[str, Any] | tuple[BaseModel, int]]],
     status_code: int = 201,
 ) -> JSONResponse:
-    """Run ``create`` and commit, honouring ``Idempotency-Key``: a repeat gets the first answer."""
+    """Run ``create`` and commit, honouring ``Idempotency-Key``: a repeat gets the first answer.
+
+    ``create`` returns the response body, or (body, status code) when it decides the status.
+    """
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(
@@ -96,7 +99,10 @@ async def idempotent_create(
             return JSONResponse(
                 stored[1], status_code=stored[0], headers={"Idempotent-Replayed": "true"}
             )
-    result = to_json(await create())
+    outcome = await create()
+    if isinstance(outcome, tuple):
+        outcome, status_code = outcome
+    result = to_json(outcome)
     status, body = await uow.commit_with_response(
         key, request.method, path, digest, status_code, result
     )

@@ -15,12 +15,12 @@ def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
         remember who they are and put them on the triage worklist."""
         data = event.data
         await worklist.remember_patient(uow.session, data, event.sequence or 0)
-        await worklist.create(
+        await worklist.place(
             uow,
             patient_id=data["patientId"],
             visit_id=data["visitId"],
             priority=Priority.NORMAL,
-            reason=f"intake on {event.routing_key} by {event.actorid}",
+            cause=f"intake on {event.routing_key}",
         )
 
     return [

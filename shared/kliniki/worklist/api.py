@@ -35,9 +35,15 @@ def worklist_router(worklist: Worklist) -> APIRouter:
         uow: UoW,
         mine: Annotated[bool, Query(description="Only assignments given to me")] = False,
         status: Annotated[str | None, Query(pattern="^(ACTIVE|COMPLETED|CANCELLED)$")] = "ACTIVE",
+        patient_id: Annotated[str | None, Query(alias="patientId")] = None,
+        visit_id: Annotated[str | None, Query(alias="visitId")] = None,
     ) -> list[AssignmentOut]:
         rows = await worklist.list(
-            uow.session, assigned_to=principal.user_id if mine else None, status=status
+            uow.session,
+            assigned_to=principal.user_id if mine else None,
+            status=status,
+            patient_id=patient_id,
+            visit_id=visit_id,
         )
         return [AssignmentOut.model_validate(r) for r in rows]
 
@@ -45,7 +51,12 @@ def worklist_router(worklist: Worklist) -> APIRouter:
     async def get_assignment(assignment_id: str, principal: Reader, uow: UoW) -> AssignmentOut:
         return AssignmentOut.model_validate(await worklist.get(uow.session, assignment_id))
 
-    @router.post("/assignments", response_model=AssignmentOut, status_code=201)
+    @router.post(
+        "/assignments",
+        response_model=AssignmentOut,
+        status_code=201,
+        summary="Put a patient on this worklist (201), or route them if already on it (200)",
+    )
     async def create_assignment(
         body: AssignmentCreate, principal: Creator, uow: UoW, request: Request
     ) -> JSONResponse:
@@ -54,8 +65,8 @@ def worklist_router(worklist: Worklist) -> APIRouter:
                 "assignmentType", f"this is the {stage.value} worklist; send it to that department"
             )
 
-        async def create() -> AssignmentOut:
-            assignment = await worklist.create(
+        async def create() -> tuple[AssignmentOut, int]:
+            assignment, created = await worklist.place(
                 uow,
                 patient_id=body.patient_id,
                 visit_id=body.visit_id,
@@ -63,7 +74,7 @@ def worklist_router(worklist: Worklist) -> APIRouter:
                 assigned_to_user_id=body.assigned_to_user_id,
                 notes=body.notes,
             )
-            return AssignmentOut.model_validate(assignment)
+            return AssignmentOut.model_validate(assignment), 201 if created else 200
 
         return await idempotent_create(request, uow, create)
 

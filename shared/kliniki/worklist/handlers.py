@@ -15,6 +15,7 @@ def patient_snapshot_subscriptions(worklist: Worklist) -> list[Subscription]:
         await worklist.remember_patient(uow.session, event.data, event.sequence or 0)
 
     return [
+        Subscription("registration", "patient.registered", remember),
         Subscription("registration", "patient.updated", remember),
         Subscription("registration", "visit.opened", remember),
     ]

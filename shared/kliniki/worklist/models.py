@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kliniki.access import Stage
@@ -34,6 +34,13 @@ def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels
         __tablename__ = "assignments"
         __table_args__ = (
             Index("ix_assignments_worklist", "status", "priority_rank", "created_at"),
+            # A patient is on a department's worklist at most once per visit.
+            Index(
+                "uq_assignments_active_visit",
+                "visit_id",
+                unique=True,
+                postgresql_where=text("status = 'ACTIVE'"),
+            ),
         )
 
         id: Mapped[str] = mapped_column(
@@ -53,6 +60,8 @@ def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels
         assigned_to_name: Mapped[str | None] = mapped_column(Text)
         created_by: Mapped[str] = mapped_column(Text, nullable=False)
         notes: Mapped[str | None] = mapped_column(Text)
+        # Why the patient is here, in words for the assignee ("triaged as URGENT - chest pain").
+        reason: Mapped[str | None] = mapped_column(Text)
         completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     class DutyShift(base):  # type: ignore[valid-type,misc]

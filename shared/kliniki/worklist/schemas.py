@@ -23,6 +23,7 @@ class AssignmentOut(ApiModel):
     assigned_to_name: str | None
     created_by: str
     notes: str | None
+    reason: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
     completed_at: dt.datetime | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,18 @@ from kliniki.worklist.domain import (
 from kliniki.worklist.models import WorklistModels
 from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut
 
+AssignmentHook = Callable[[UnitOfWork, Any], Awaitable[None]]
+
 
 class Worklist:
-    def __init__(self, models: WorklistModels, staff_file: Path) -> None:
+    def __init__(
+        self,
+        models: WorklistModels,
+        staff_file: Path,
+        on_completed: AssignmentHook | None = None,
+    ) -> None:
+        """``on_completed`` runs in the completing transaction: the department's handoff."""
+        self.on_completed = on_completed
         self.models = models
         self.stage = models.stage
         self.role = STAGE_ROLE[models.stage]
@@ -42,9 +52,15 @@ class Worklist:
         *,
         assigned_to: str | None = None,
         status: str | None = "ACTIVE",
+        patient_id: str | None = None,
+        visit_id: str | None = None,
     ) -> list[Any]:
         a = self.models.Assignment
         query = select(a).order_by(a.priority_rank, a.created_at, a.id)
+        if patient_id:
+            query = query.where(a.patient_id == patient_id)
+        if visit_id:
+            query = query.where(a.visit_id == visit_id)
         if status:
             query = query.where(a.status == status)
         if assigned_to:
@@ -73,7 +89,7 @@ class Worklist:
 
     # -- changing ------------------------------------------------------------------------------
 
-    async def create(
+    async def place(
         self,
         uow: UnitOfWork,
         *,
@@ -82,9 +98,15 @@ class Worklist:
         priority: Priority,
         assigned_to_user_id: str | None = None,
         notes: str | None = None,
-        reason: str = "created",
-    ) -> Any:
-        """Put a patient on this worklist: to the named member, else the least busy on duty."""
+        reason: str | None = None,
+        cause: str = "created",
+    ) -> tuple[Any, bool]:
+        """Put a patient on this worklist for a visit, once; True if a new assignment was made.
+
+        A patient is on a department's worklist at most once per visit. When they already are
+        (the handoff event and a colleague's explicit routing both arrived), the existing
+        assignment is routed instead: to the named member, at the more urgent priority.
+        """
         session = uow.session
         snapshot = await session.get(self.models.PatientSnapshot, patient_id)
         if snapshot is None:
@@ -93,11 +115,82 @@ class Worklist:
                 f"patient {patient_id} is not known to {self.stage.value.lower()} yet "
                 "(registration's event has not arrived, or the id is wrong)",
             )
+        visit_id = visit_id or snapshot.current_visit_id
+        existing = await self.active_for_visit(session, visit_id) if visit_id else None
+        if existing is not None:
+            await self._route(uow, existing, assigned_to_user_id, priority, notes, reason)
+            return existing, False
+        return await self._create(
+            uow, snapshot, visit_id, priority, assigned_to_user_id, notes, reason, cause
+        ), True
+
+    async def active_for_visit(self, session: AsyncSession, visit_id: str) -> Any | None:
+        a = self.models.Assignment
+        return await session.scalar(
+            select(a)
+            .where(a.visit_id == visit_id, a.status == AssignmentStatus.ACTIVE.value)
+            .with_for_update()
+        )
+
+    async def _route(
+        self,
+        uow: UnitOfWork,
+        assignment: Any,
+        assigned_to_user_id: str | None,
+        priority: Priority,
+        notes: str | None,
+        reason: str | None,
+    ) -> None:
+        before = AssignmentOut.model_validate(assignment)
+        previous = assignment.assigned_to_user_id
+        change: Change | None = None
+        if assigned_to_user_id and assigned_to_user_id != previous:
+            member = await self._choose(uow.session, assigned_to_user_id)
+            assert member is not None
+            assignment.assigned_to_user_id, assignment.assigned_to_name = (
+                member.user_id,
+                member.name,
+            )
+            change = Change.CLAIMED if member.user_id == uow.actor_id else Change.TRANSFERRED
+        if PRIORITY_RANK[priority] < assignment.priority_rank:
+            assignment.priority, assignment.priority_rank = priority.value, PRIORITY_RANK[priority]
+            change = change or Change.REPRIORITIZED
+        if reason and assignment.reason != reason:
+            assignment.reason = reason
+            change = change or Change.REPRIORITIZED
+        if notes and assignment.notes != notes:
+            assignment.notes = notes
+            change = change or Change.REPRIORITIZED
+        if change is None:
+            return
+        await uow.session.flush()
+        await self._publish(uow, assignment, change.value, previous)
+        await uow.audit(
+            change.name,
+            "ASSIGNMENT",
+            assignment.id,
+            before=before,
+            after=AssignmentOut.model_validate(assignment),
+        )
+
+    async def _create(
+        self,
+        uow: UnitOfWork,
+        snapshot: Any,
+        visit_id: str | None,
+        priority: Priority,
+        assigned_to_user_id: str | None,
+        notes: str | None,
+        reason: str | None,
+        cause: str,
+    ) -> Any:
+        session = uow.session
         assignee = await self._choose(session, assigned_to_user_id)
         assignment = self.models.Assignment(
             assignment_type=self.stage.value,
-            patient_id=patient_id,
-            visit_id=visit_id or snapshot.current_visit_id,
+            patient_id=snapshot.patient_id,
+            visit_id=visit_id,
+            reason=reason,
             patient_name=snapshot.full_name,
             op_number=snapshot.op_number,
             priority=priority.value,
@@ -116,7 +209,7 @@ class Worklist:
             "ASSIGNMENT",
             assignment.id,
             after=AssignmentOut.model_validate(assignment),
-            details=f"{reason}; assigned to {assignee.user_id if assignee else 'shared queue'}",
+            details=f"{cause}; assigned to {assignee.user_id if assignee else 'shared queue'}",
         )
         return assignment
 
@@ -155,6 +248,8 @@ class Worklist:
         elif change in (Change.COMPLETED, Change.CANCELLED):
             assignment.status = fields["status"]
             assignment.completed_at = dt.datetime.now(dt.UTC)
+            if change is Change.COMPLETED and self.on_completed is not None:
+                await self.on_completed(uow, assignment)
         if fields.get("priority"):
             assignment.priority = fields["priority"]
             assignment.priority_rank = PRIORITY_RANK[Priority(fields["priority"])]
