@@ -24,7 +24,7 @@ def create_department_app(
     service_name: str,
     metadata: MetaData,
     worklist_models: WorklistModels,
-    routers: Sequence[APIRouter] = (),
+    routers_factory: Callable[[Worklist], Sequence[APIRouter]] = lambda _: (),
     subscriptions_factory: Callable[[Worklist], Sequence[Subscription]] = lambda _: (),
     on_assignment_completed: AssignmentHook | None = None,
     description: str = "",
@@ -42,7 +42,7 @@ def create_department_app(
     app = create_service_app(
         settings,
         metadata,
-        routers=[worklist_router(worklist), *routers],
+        routers=[worklist_router(worklist), *routers_factory(worklist)],
         consumers=[ConsumerSpec("inbox", [*snapshot_subs, *subscriptions])],
         description=description,
     )
