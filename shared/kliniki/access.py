@@ -56,6 +56,8 @@ class Permission(StrEnum):
     DUTY_SET_OWN = "duty:set-own"
     DUTY_SET_ANY = "duty:set-any"
     CLINICAL_READ = "clinical:read"  # vital signs, complaints, diagnoses, orders, results
+    ENCOUNTER_UPDATE = "encounter:update"  # vital signs, triage category, chief complaint
+    CONSULTATION_WRITE = "consultation:write"  # diagnoses, prescriptions, lab orders
     AUDIT_READ = "audit:read"
 
 
@@ -77,6 +79,8 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
         {Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN, Role.PHARMACIST}
     ),
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
+    Permission.ENCOUNTER_UPDATE: frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER}),
+    Permission.CONSULTATION_WRITE: frozenset({Role.CLINICAL_OFFICER}),
 }
 
 # Who hands patients on to each stage: they may put a patient on that stage's worklist.
@@ -162,3 +166,96 @@ def frame_for(
         return data
     hidden = CLINICAL_FRAME_FIELDS.get(event, frozenset())
     return {k: v for k, v in data.items() if k not in hidden}
+
+
+# -- Presence and typing: the notifier's live collaboration frames -----------------------------
+# Presence ("Sarah is viewing John Doe's record") on an entity goes only to the roles that may
+# open that entity through the REST APIs, and only they may announce it. Typing names a field of
+# a patient: a clinical field ("diagnosis", "vital_signs", and any field not listed below) only
+# reaches clinical readers, a billing field only the desk. The notifier passes every frame it
+# sends through ``live_frame_for``; services/notifier/README.md shows these tables.
+
+PRESENCE_ENTITY_ROLES: dict[str, frozenset[Role]] = {
+    "patient": _GLOBAL[Permission.PATIENT_READ],  # the patient's record: demographics for all
+    "visit": _GLOBAL[Permission.VISIT_READ],
+    "appointment": _GLOBAL[Permission.APPOINTMENT_READ],
+    "encounter": _CLINICAL_READERS,  # triage: vital signs, complaint
+    "lab_request": _CLINICAL_READERS,
+    "prescription": _CLINICAL_READERS,
+    "invoice": _DESK,
+}
+
+
+class TypingFieldGroup(StrEnum):
+    DEMOGRAPHIC = "demographic"
+    BILLING = "billing"
+    CLINICAL = "clinical"
+
+
+# Field names are compared without case, "_" or "-": phone_number == phoneNumber.
+TYPING_FIELDS: dict[TypingFieldGroup, frozenset[str]] = {
+    TypingFieldGroup.DEMOGRAPHIC: frozenset(
+        {
+            "firstname",
+            "lastname",
+            "othernames",
+            "gender",
+            "age",
+            "dateofbirth",
+            "phonenumber",
+            "email",
+            "address",
+            "nextofkin",
+            "nationalid",
+            "insurancetype",
+            "insurancenumber",
+        }
+    ),
+    TypingFieldGroup.BILLING: frozenset(
+        {"payment", "paymenttype", "amount", "invoice", "charges", "discount", "receipt"}
+    ),
+}
+
+TYPING_FIELD_ROLES: dict[TypingFieldGroup, frozenset[Role]] = {
+    TypingFieldGroup.DEMOGRAPHIC: PRESENCE_ENTITY_ROLES["patient"],
+    TypingFieldGroup.BILLING: _DESK,
+    TypingFieldGroup.CLINICAL: _CLINICAL_READERS,
+}
+
+# Answers to the user's own request (and the presence state of an entity they opened, which
+# ``may_see_presence`` already allowed): nothing in them is someone else's data.
+REPLY_FRAMES = frozenset({"pong", "error", "resumed", "marked_read"})
+
+
+def typing_field_group(field: str) -> TypingFieldGroup:
+    """The group of a patient field; a field nobody listed is clinical, so it cannot leak."""
+    key = "".join(ch for ch in field.lower() if ch.isalnum())
+    for group, names in TYPING_FIELDS.items():
+        if key in names:
+            return group
+    return TypingFieldGroup.CLINICAL
+
+
+def may_see_presence(roles: frozenset[str], entity_type: str) -> bool:
+    """May a user with ``roles`` see (and announce) who has an ``entity_type`` open?"""
+    return bool(roles & PRESENCE_ENTITY_ROLES.get(entity_type, frozenset()))
+
+
+def may_see_typing(roles: frozenset[str], field: str) -> bool:
+    """May a user with ``roles`` see (and signal) typing in this field of a patient?"""
+    return may_see_presence(roles, "patient") and bool(
+        roles & TYPING_FIELD_ROLES[typing_field_group(field)]
+    )
+
+
+def live_frame_for(
+    event: str, data: dict[str, object], roles: frozenset[str]
+) -> dict[str, object] | None:
+    """Every frame the notifier sends, as a user with ``roles`` may see it (None: not at all)."""
+    if event in REPLY_FRAMES:
+        return data
+    if event in ("presence_state", "presence_diff"):
+        return data if may_see_presence(roles, str(data.get("entityType"))) else None
+    if event == "typing":
+        return data if may_see_typing(roles, str(data.get("field"))) else None
+    return frame_for(event, data, roles)

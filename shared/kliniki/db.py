@@ -8,6 +8,7 @@ audit log and the idempotency keys. Kernel code reaches them as ``kernel_tables(
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -38,6 +39,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def new_id(prefix: str) -> str:
+    """Readable, unguessable record ids: ``patient_3f9c...``."""
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
 def utcnow() -> dt.datetime:

@@ -260,6 +260,7 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
             "lab.inbox",
             "pharmacy.inbox",
             "billing.inbox",
+            "registration.inbox",
             "notifier.notifications",
             "test.probe",
         ):

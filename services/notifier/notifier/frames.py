@@ -80,3 +80,165 @@ def new_assignment(assignment: dict[str, Any]) -> Outgoing:
     if assignee:
         return Outgoing("new_assignment", data, user_id=assignee)
     return Outgoing("new_assignment", data, roles=(STAGE_ROLE[stage].value,))
+
+
+CLINICAL_TEAM = ("clinical_officer", "triage_nurse")
+
+
+def patient_updated(
+    patient_id: str, updates: dict[str, Any], updated_by: str | None, timestamp: dt.datetime
+) -> Outgoing:
+    """A patient's clinical record changed: the clinical team sees what and who."""
+    return Outgoing(
+        "patient_updated",
+        {
+            "patientId": patient_id,
+            "updates": updates,
+            "updatedBy": updated_by,
+            "timestamp": timestamp.isoformat(),
+        },
+        roles=CLINICAL_TEAM,
+    )
+
+
+def patient_assignment_updated(assignment: dict[str, Any], patient_name: str | None) -> Outgoing:
+    """Why a patient is now on a clinician's list: "John Doe triaged as URGENT - chest pain"."""
+    return Outgoing(
+        "patient_assignment_updated",
+        {
+            "patientId": assignment["patientId"],
+            "message": f"{patient_name or assignment.get('patientName')} {assignment['reason']}",
+            "priority": assignment["priority"],
+            "assignedTo": assignment["assignedToUserId"],
+            "assignmentId": assignment["id"],
+        },
+        user_id=assignment["assignedToUserId"],
+    )
+
+
+def new_lab_request(data: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        "new_lab_request",
+        {
+            "patientId": data["patientId"],
+            "labRequestId": data["labRequestId"],
+            "testType": data["testType"],
+            "urgency": data["urgency"],
+            "requestedBy": data["requestedBy"],
+            "notes": data.get("notes"),
+        },
+        roles=("lab_technician",),
+    )
+
+
+def lab_results_ready(data: dict[str, Any], patient: str) -> Outgoing:
+    """To the clinician who ordered the test; URGENT when a value is critical."""
+    critical = [r for r in data.get("results", []) if r.get("critical")]
+    findings = ", ".join(f"{r.get('name', r.get('analyte'))} {r.get('text')}" for r in critical)
+    urgent = data.get("urgency") == "URGENT"
+    message = (
+        f"{'URGENT: ' if urgent else ''}{data.get('testName', data['testType'])} results for "
+        f"{patient}"
+        + (f": critical {findings}" if findings else "")
+        + (f". {data['notes']}" if data.get("notes") else "")
+    )
+    return Outgoing(
+        "lab_results_ready",
+        {
+            "patientId": data["patientId"],
+            "labRequestId": data["labRequestId"],
+            "results": data.get("results", []),
+            "urgency": data.get("urgency", "NORMAL"),
+            "message": message,
+        },
+        user_id=data["requestedBy"],
+    )
+
+
+def prescription_ready(data: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        "prescription_ready",
+        {
+            "patientId": data["patientId"],
+            "prescriptionId": data["prescriptionId"],
+            "medicationName": data["medicationName"],
+            "status": "READY_FOR_DISPENSING",
+        },
+        roles=("pharmacist",),
+    )
+
+
+def prescription_updated(data: dict[str, Any], timestamp: dt.datetime) -> Outgoing:
+    """All staff see that medication was dispensed (the clinical details only clinical roles)."""
+    return Outgoing(
+        "prescription_updated",
+        {
+            "patientId": data["patientId"],
+            "prescriptionId": data["prescriptionId"],
+            "status": "DISPENSED",
+            "dispensedBy": data["dispensedBy"],
+            "timestamp": timestamp.isoformat(),
+            "medicationName": data.get("medicationName"),
+            "dosage": data.get("dosage"),
+            "dispensingNotes": data.get("dispensingNotes"),
+        },
+        roles=ALL_ROLES,
+    )
+
+
+def patient_ready_for_payment(data: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        "patient_ready_for_payment",
+        {
+            "patientId": data["patientId"],
+            "visitId": data["visitId"],
+            "totalAmount": data["totalAmount"],
+            "paymentType": data["paymentType"],
+            "services": data.get("services", []),
+        },
+        roles=("cashier",),
+    )
+
+
+def describe_duration(start: dt.datetime, end: dt.datetime) -> str:
+    """``2 hours 30 minutes``."""
+    minutes = max(0, round((end - start).total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
+def visit_completed(
+    data: dict[str, Any], completed_by: str | None, recipients: list[str]
+) -> list[Outgoing]:
+    """To everyone who worked on the visit."""
+    opened = dt.datetime.fromisoformat(data["openedAt"])
+    completed = (
+        dt.datetime.fromisoformat(data["completedAt"])
+        if data.get("completedAt")
+        else (dt.datetime.now(dt.UTC))
+    )
+    frame = {
+        "patientId": data["patientId"],
+        "visitId": data["visitId"],
+        "completedBy": completed_by,
+        "totalAmount": data.get("totalAmount"),
+        "duration": describe_duration(opened, completed),
+        "message": f"{data['firstName']} {data['lastName']} visit completed successfully",
+        "dischargeNotes": data.get("dischargeNotes"),
+    }
+    return [Outgoing("visit_completed", frame, user_id=user) for user in recipients]
+
+
+def follow_up_scheduled(data: dict[str, Any]) -> Outgoing:
+    frame = {
+        "patientId": data["patientId"],
+        "appointmentId": data["appointmentId"],
+        "appointmentDate": data["appointmentDate"],
+        "appointmentType": data["appointmentType"],
+        "notes": data.get("notes"),
+    }
+    if data.get("clinicianId"):
+        return Outgoing("follow_up_scheduled", frame, user_id=data["clinicianId"])
+    return Outgoing("follow_up_scheduled", frame, roles=("clinical_officer",))

@@ -132,7 +132,93 @@ async def on_assignment(uow: UnitOfWork, event: CloudEvent) -> None:
         outgoing.extend(_announce_registration(view))
     if change in ("created", "transferred", "returned_to_queue"):
         outgoing.append(frames.new_assignment(assignment))
+    if (
+        assignment["assignmentType"] == Stage.CONSULTATION
+        and assignment.get("reason")
+        and assignment.get("assignedToUserId")
+        and change in ("created", "transferred", "claimed", "reprioritized")
+    ):
+        name = view.patient_name if view else None
+        outgoing.append(frames.patient_assignment_updated(assignment, name))
     await store_and_announce(uow, event, outgoing)
+
+
+async def _involve(uow: UnitOfWork, event: CloudEvent, *users: str | None) -> VisitView | None:
+    """Note who worked on the visit (they hear when it completes)."""
+    if not event.visitid or not event.subject:
+        return None
+    view = await _view(uow, event.visitid, event.subject)
+    view.staff_involved = sorted({*view.staff_involved, *(u for u in users if u)})
+    return view
+
+
+def _label(view: VisitView | None) -> str:
+    return frames.patient_label(view.patient_name, view.op_number) if view else "the patient"
+
+
+async def on_encounter_updated(uow: UnitOfWork, event: CloudEvent) -> None:
+    data = event.data
+    await _involve(uow, event, event.actorid)
+    updates = {
+        key: data[key]
+        for key in ("vitalSigns", "triageCategory", "chiefComplaint")
+        if key in data.get("changedFields", []) or key in data
+    }
+    outgoing = [frames.patient_updated(data["patientId"], updates, event.actorid, event.time)]
+    await store_and_announce(uow, event, outgoing)
+
+
+async def on_consultation_record(uow: UnitOfWork, event: CloudEvent) -> None:
+    """A diagnosis, prescription or lab order: the record changed; orders reach their department."""
+    data = event.data
+    await _involve(uow, event, event.actorid)
+    key = event.routing_key
+    if key == "diagnosis.added":
+        updates: dict[str, Any] = {"diagnosis": data}
+        outgoing = [frames.patient_updated(data["patientId"], updates, event.actorid, event.time)]
+    elif key == "prescription.created":
+        updates = {"prescriptions": [data]}
+        outgoing = [
+            frames.patient_updated(data["patientId"], updates, event.actorid, event.time),
+            frames.prescription_ready(data),
+        ]
+    else:
+        updates = {"labRequests": [data]}
+        outgoing = [
+            frames.patient_updated(data["patientId"], updates, event.actorid, event.time),
+            frames.new_lab_request(data),
+        ]
+    await store_and_announce(uow, event, outgoing)
+
+
+async def on_lab_completed(uow: UnitOfWork, event: CloudEvent) -> None:
+    view = await _involve(uow, event, event.actorid)
+    outgoing = [frames.lab_results_ready(event.data, _label(view))]
+    await store_and_announce(uow, event, outgoing)
+
+
+async def on_dispensed(uow: UnitOfWork, event: CloudEvent) -> None:
+    await _involve(uow, event, event.actorid)
+    await store_and_announce(uow, event, [frames.prescription_updated(event.data, event.time)])
+
+
+async def on_ready_for_payment(uow: UnitOfWork, event: CloudEvent) -> None:
+    await store_and_announce(uow, event, [frames.patient_ready_for_payment(event.data)])
+
+
+async def on_payment(uow: UnitOfWork, event: CloudEvent) -> None:
+    await _involve(uow, event, event.actorid)
+
+
+async def on_visit_completed(uow: UnitOfWork, event: CloudEvent) -> None:
+    view = await _involve(uow, event, event.actorid)
+    recipients = view.staff_involved if view else []
+    outgoing = frames.visit_completed(event.data, event.actorid, recipients)
+    await store_and_announce(uow, event, outgoing)
+
+
+async def on_appointment_scheduled(uow: UnitOfWork, event: CloudEvent) -> None:
+    await store_and_announce(uow, event, [frames.follow_up_scheduled(event.data)])
 
 
 def subscriptions() -> list[Subscription]:
@@ -142,6 +228,22 @@ def subscriptions() -> list[Subscription]:
         *(
             Subscription(department, f"assignment.{change}", on_assignment)
             for department in DEPARTMENTS
-            for change in ("created", "transferred", "returned_to_queue")
+            for change in (
+                "created",
+                "transferred",
+                "returned_to_queue",
+                "claimed",
+                "reprioritized",
+            )
         ),
+        Subscription("triage", "encounter.updated", on_encounter_updated),
+        Subscription("clinical", "diagnosis.added", on_consultation_record),
+        Subscription("clinical", "prescription.created", on_consultation_record),
+        Subscription("clinical", "lab_request.created", on_consultation_record),
+        Subscription("lab", "lab_request.completed", on_lab_completed),
+        Subscription("pharmacy", "prescription.dispensed", on_dispensed),
+        Subscription("billing", "visit.ready_for_payment", on_ready_for_payment),
+        Subscription("billing", "payment.completed", on_payment),
+        Subscription("registration", "visit.completed", on_visit_completed),
+        Subscription("registration", "appointment.scheduled", on_appointment_scheduled),
     ]

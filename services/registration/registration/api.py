@@ -7,12 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from kliniki.access import Permission
+from kliniki.access import Permission, Role
 from kliniki.auth import Principal
-from kliniki.web import UoW, expected_version, idempotent_create, require
+from kliniki.staff import load_staff
+from kliniki.web import UoW, expected_version, get_kernel, idempotent_create, require
 from registration import service
 from registration.domain import VisitStatus
 from registration.schemas import (
+    AppointmentCreate,
+    AppointmentOut,
     PatientCorrection,
     PatientCreate,
     PatientOut,
@@ -108,3 +111,27 @@ async def update_visit(
     out = await service.update_visit(uow, visit_id, body, expected_version(request, body.version))
     await uow.commit()
     return out
+
+
+Scheduler = Annotated[Principal, Depends(require(Permission.APPOINTMENT_SCHEDULE))]
+AppointmentReader = Annotated[Principal, Depends(require(Permission.APPOINTMENT_READ))]
+
+
+@router.post("/appointments", response_model=AppointmentOut, status_code=201, tags=["appointments"])
+async def schedule_appointment(
+    body: AppointmentCreate, principal: Scheduler, uow: UoW, request: Request
+) -> JSONResponse:
+    staff = load_staff(get_kernel(request).settings.staff_file)
+    clinicians = {s.id for s in staff.with_role(Role.CLINICAL_OFFICER.value)}
+    return await idempotent_create(
+        request, uow, lambda: service.schedule_appointment(uow, body, clinicians)
+    )
+
+
+@router.get("/appointments", response_model=list[AppointmentOut], tags=["appointments"])
+async def list_appointments(
+    principal: AppointmentReader,
+    uow: UoW,
+    patient_id: Annotated[str, Query(alias="patientId", min_length=1)],
+) -> list[AppointmentOut]:
+    return await service.list_appointments(uow.session, patient_id)

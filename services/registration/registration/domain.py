@@ -47,6 +47,31 @@ class VisitStatus(StrEnum):
 
 CLOSED_VISIT_STATUSES = {VisitStatus.COMPLETED, VisitStatus.CANCELLED}
 
+# The order a visit moves through; events only ever move it forward.
+VISIT_PROGRESS = [
+    VisitStatus.REGISTERED,
+    VisitStatus.IN_TRIAGE,
+    VisitStatus.WAITING_CONSULTATION,
+    VisitStatus.IN_CONSULTATION,
+    VisitStatus.WAITING_LAB,
+    VisitStatus.WAITING_PHARMACY,
+    VisitStatus.WAITING_PAYMENT,
+    VisitStatus.COMPLETED,
+]
+
+
+def advances(current: VisitStatus, new: VisitStatus) -> bool:
+    """Whether an event may move a visit from ``current`` to ``new`` (never backwards)."""
+    if current in CLOSED_VISIT_STATUSES:
+        return False
+    return VISIT_PROGRESS.index(new) > VISIT_PROGRESS.index(current)
+
+
+class AppointmentType(StrEnum):
+    FOLLOW_UP = "FOLLOW_UP"
+    REVIEW = "REVIEW"
+    PROCEDURE = "PROCEDURE"
+
 
 class PaymentStatus(StrEnum):
     UNPAID = "UNPAID"

@@ -12,6 +12,7 @@ PATIENT_UPDATED = "patient.updated"  # demographics corrected
 VISIT_OPENED = "visit.opened"  # a returning patient's new visit
 VISIT_UPDATED = "visit.updated"
 VISIT_COMPLETED = "visit.completed"
+APPOINTMENT_SCHEDULED = "appointment.scheduled"
 
 
 class PatientData(ApiModel):

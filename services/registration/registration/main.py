@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kliniki.app import create_service_app
+from kliniki.app import ConsumerSpec, create_service_app
 from kliniki.settings import ServiceSettings
 from registration.api import router
+from registration.handlers import subscriptions
 from registration.models import Base
 
 
@@ -15,5 +16,6 @@ def create_app() -> FastAPI:
         ServiceSettings(service_name="registration"),
         Base.metadata,
         routers=[router],
+        consumers=[ConsumerSpec("inbox", subscriptions())],
         description="Patients, OP numbers, visits and follow-up appointments.",
     )

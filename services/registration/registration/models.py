@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from kliniki.db import Versioned, service_metadata, utcnow
+from kliniki.db import Versioned, new_id, service_metadata, utcnow
 
 
 class Base(DeclarativeBase):
     metadata = service_metadata()
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
 class OpNumberCounter(Base):
@@ -65,3 +60,19 @@ class Visit(Versioned, Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     discharge_notes: Mapped[str | None] = mapped_column(Text)
     opened_by: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class Appointment(Versioned, Base):
+    """A future appointment (a follow-up after this visit, say) with a clinician."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True, default=lambda: new_id("appointment"))
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), nullable=False, index=True)
+    visit_id: Mapped[str | None] = mapped_column(Text)
+    appointment_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    appointment_type: Mapped[str] = mapped_column(Text, nullable=False)
+    clinician_id: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="SCHEDULED")
+    scheduled_by: Mapped[str] = mapped_column(Text, nullable=False)

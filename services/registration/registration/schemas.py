@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from kliniki.schemas import ApiModel, StrictApiModel
 from registration.domain import (
     MAX_AGE_YEARS,
+    AppointmentType,
     Gender,
     InsuranceType,
     PaymentStatus,
@@ -124,6 +125,43 @@ class VisitUpdate(StrictApiModel):
     @classmethod
     def _case(cls, value: object) -> object:
         return _upper(value)
+
+
+class AppointmentCreate(StrictApiModel):
+    patient_id: str = Field(min_length=1, max_length=64)
+    appointment_date: dt.date
+    appointment_type: AppointmentType = AppointmentType.FOLLOW_UP
+    clinician_id: str | None = Field(
+        default=None, max_length=64, description="Defaults to the clinician scheduling it."
+    )
+    notes: str | None = Field(default=None, max_length=2000)
+    visit_id: str | None = Field(default=None, description="The visit that asked for it.")
+
+    @field_validator("appointment_type", mode="before")
+    @classmethod
+    def _case(cls, value: object) -> object:
+        return _upper(value)
+
+    @field_validator("appointment_date")
+    @classmethod
+    def _future(cls, value: dt.date) -> dt.date:
+        if value < dt.date.today():
+            raise ValueError("is in the past")
+        return value
+
+
+class AppointmentOut(ApiModel):
+    id: str
+    patient_id: str
+    visit_id: str | None
+    appointment_date: dt.date
+    appointment_type: AppointmentType
+    clinician_id: str | None
+    notes: str | None
+    status: str
+    scheduled_by: str
+    created_at: dt.datetime
+    version: int
 
 
 class VisitOpen(StrictApiModel):

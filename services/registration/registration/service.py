@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.problems import Conflict, NotFound, check_version
+from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
 from kliniki.uow import UnitOfWork
 from registration import events
 from registration.domain import (
@@ -21,8 +21,16 @@ from registration.domain import (
     format_op_number,
     normalize_phone,
 )
-from registration.models import OpNumberCounter, Patient, Visit
-from registration.schemas import PatientCorrection, PatientCreate, PatientOut, VisitOut, VisitUpdate
+from registration.models import Appointment, OpNumberCounter, Patient, Visit
+from registration.schemas import (
+    AppointmentCreate,
+    AppointmentOut,
+    PatientCorrection,
+    PatientCreate,
+    PatientOut,
+    VisitOut,
+    VisitUpdate,
+)
 
 SEARCH_LIMIT = 50
 
@@ -67,7 +75,7 @@ def _patient_data(patient: Patient) -> dict[str, Any]:
     }
 
 
-def _visit_data(visit: Visit, patient: Patient, changed: list[str]) -> events.VisitData:
+def visit_event_data(visit: Visit, patient: Patient, changed: list[str]) -> events.VisitData:
     return events.VisitData.model_validate(
         {
             **_columns(visit),
@@ -149,7 +157,7 @@ async def open_visit(uow: UnitOfWork, patient_id: str, payment_type: str | None)
     uow.session.add(visit)
     await uow.session.flush()
     await uow.publish(
-        events.VISIT_OPENED, _visit_data(visit, patient, []), subject=patient.id, visit_id=visit.id
+        events.VISIT_OPENED, visit_event_data(visit, patient, []), subject=patient.id, visit_id=visit.id
     )
     out = VisitOut.model_validate(visit)
     await uow.audit("CREATE", "VISIT", visit.id, after=out)
@@ -269,10 +277,55 @@ async def update_visit(
     )
     await uow.publish(
         events.VISIT_COMPLETED if completed else events.VISIT_UPDATED,
-        _visit_data(visit, patient, sorted(changes)),
+        visit_event_data(visit, patient, sorted(changes)),
         subject=visit.patient_id,
         visit_id=visit.id,
     )
     after = VisitOut.model_validate(visit)
     await uow.audit("UPDATE", "VISIT", visit.id, before=before, after=after)
     return after
+
+
+async def schedule_appointment(
+    uow: UnitOfWork, body: AppointmentCreate, clinicians: set[str]
+) -> AppointmentOut:
+    """A follow-up (or other) appointment; the clinician hears of it (follow_up_scheduled)."""
+    patient = await get_patient(uow.session, body.patient_id)
+    clinician = body.clinician_id or (uow.actor_id if uow.actor_id in clinicians else None)
+    if clinician is not None and clinician not in clinicians:
+        raise InvalidInput("clinicianId", f"{clinician} is not a clinician in the staff directory")
+    visit = await current_visit(uow.session, patient.id)
+    appointment = Appointment(
+        patient_id=patient.id,
+        visit_id=body.visit_id or (visit.id if visit else None),
+        appointment_date=body.appointment_date,
+        appointment_type=body.appointment_type.value,
+        clinician_id=clinician,
+        notes=body.notes,
+        scheduled_by=uow.actor_id,
+    )
+    uow.session.add(appointment)
+    await uow.session.flush()
+    out = AppointmentOut.model_validate(appointment)
+    await uow.publish(
+        events.APPOINTMENT_SCHEDULED,
+        {
+            **out.model_dump(mode="json", by_alias=True),
+            "appointmentId": appointment.id,
+            "patientName": f"{patient.first_name} {patient.last_name}",
+            "opNumber": patient.op_number,
+        },
+        subject=patient.id,
+        visit_id=appointment.visit_id,
+    )
+    await uow.audit("CREATE", "APPOINTMENT", appointment.id, after=out)
+    return out
+
+
+async def list_appointments(session: AsyncSession, patient_id: str) -> list[AppointmentOut]:
+    rows = await session.scalars(
+        select(Appointment)
+        .where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.appointment_date)
+    )
+    return [AppointmentOut.model_validate(a) for a in rows.all()]

@@ -7,6 +7,7 @@ from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import Priority
 from kliniki.worklist.service import Worklist
+from triage.service import open_encounter
 
 
 def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
@@ -15,6 +16,7 @@ def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
         remember who they are and put them on the triage worklist."""
         data = event.data
         await worklist.remember_patient(uow.session, data, event.sequence or 0)
+        await open_encounter(uow.session, data["patientId"], data["visitId"])
         await worklist.place(
             uow,
             patient_id=data["patientId"],

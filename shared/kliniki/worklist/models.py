@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kliniki.access import Stage
-from kliniki.db import Versioned, utcnow
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+from kliniki.db import Versioned, new_id, utcnow
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""Clinical's HTTP routes (the worklist's come from the shared kernel)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from clinical import service
+from clinical.domain import orderable_tests
+from clinical.models import LabRequest, Prescription
+from clinical.schemas import (
+    DiagnosisCreate,
+    DiagnosisOut,
+    LabRequestCreate,
+    LabRequestOut,
+    OrderCancel,
+    PatientRecord,
+    PrescriptionCreate,
+    PrescriptionOut,
+)
+from kliniki.access import Permission
+from kliniki.auth import Principal
+from kliniki.settings import ServiceSettings
+from kliniki.web import UoW, expected_version, idempotent_create, require
+
+ClinicalReader = Annotated[Principal, Depends(require(Permission.CLINICAL_READ))]
+Clinician = Annotated[Principal, Depends(require(Permission.CONSULTATION_WRITE))]
+
+
+def clinical_router(settings: ServiceSettings) -> APIRouter:
+    router = APIRouter(prefix="/patients/{patient_id}", tags=["consultation"])
+    catalogue_file = settings.lab_catalogue_file
+
+    @router.get("/record", response_model=PatientRecord, summary="The doctor's view")
+    async def patient_record(patient_id: str, principal: ClinicalReader, uow: UoW) -> PatientRecord:
+        return await service.patient_record(uow.session, patient_id)
+
+    @router.post("/diagnoses", response_model=DiagnosisOut, status_code=201)
+    async def add_diagnosis(
+        patient_id: str, body: DiagnosisCreate, principal: Clinician, uow: UoW, request: Request
+    ) -> JSONResponse:
+        return await idempotent_create(
+            request, uow, lambda: service.add_diagnosis(uow, patient_id, body)
+        )
+
+    @router.post("/prescriptions", response_model=PrescriptionOut, status_code=201)
+    async def add_prescription(
+        patient_id: str, body: PrescriptionCreate, principal: Clinician, uow: UoW, request: Request
+    ) -> JSONResponse:
+        return await idempotent_create(
+            request, uow, lambda: service.add_prescription(uow, patient_id, body)
+        )
+
+    @router.post("/lab-requests", response_model=LabRequestOut, status_code=201)
+    async def add_lab_request(
+        patient_id: str, body: LabRequestCreate, principal: Clinician, uow: UoW, request: Request
+    ) -> JSONResponse:
+        orderable = orderable_tests(catalogue_file)
+        return await idempotent_create(
+            request, uow, lambda: service.add_lab_request(uow, patient_id, body, orderable)
+        )
+
+    @router.patch("/prescriptions/{prescription_id}", summary="Cancel a prescription")
+    async def cancel_prescription(
+        patient_id: str,
+        prescription_id: str,
+        body: OrderCancel,
+        principal: Clinician,
+        uow: UoW,
+        request: Request,
+    ) -> dict[str, Any]:
+        out = await service.cancel_order(
+            uow,
+            Prescription,
+            patient_id,
+            prescription_id,
+            body,
+            expected_version(request, body.version),
+        )
+        await uow.commit()
+        return out
+
+    @router.patch("/lab-requests/{lab_request_id}", summary="Cancel a lab request")
+    async def cancel_lab_request(
+        patient_id: str,
+        lab_request_id: str,
+        body: OrderCancel,
+        principal: Clinician,
+        uow: UoW,
+        request: Request,
+    ) -> dict[str, Any]:
+        out = await service.cancel_order(
+            uow,
+            LabRequest,
+            patient_id,
+            lab_request_id,
+            body,
+            expected_version(request, body.version),
+        )
+        await uow.commit()
+        return out
+
+    return router

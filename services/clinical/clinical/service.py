@@ -1,0 +1,241 @@
+"""Clinical use cases: diagnoses, prescriptions, lab orders, the record, ending a consultation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinical import events
+from clinical.domain import icd10_description
+from clinical.models import Diagnosis, LabRequest, Prescription, TriageFindings, worklist_models
+from clinical.schemas import (
+    DiagnosisCreate,
+    DiagnosisOut,
+    LabRequestCreate,
+    LabRequestOut,
+    OrderCancel,
+    PatientRecord,
+    PrescriptionCreate,
+    PrescriptionOut,
+    TriageFindingsOut,
+)
+from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
+from kliniki.uow import UnitOfWork
+
+PatientSnapshot = worklist_models.PatientSnapshot
+
+
+async def current_visit(session: AsyncSession, patient_id: str, visit_id: str | None) -> str:
+    """The visit an order belongs to: the one named, else the patient's current visit."""
+    snapshot = await session.get(PatientSnapshot, patient_id)
+    if snapshot is None:
+        raise NotFound(f"no patient {patient_id} known to clinical")
+    chosen = visit_id or snapshot.current_visit_id
+    if chosen is None:
+        raise InvalidInput("visitId", "the patient has no open visit")
+    return chosen
+
+
+async def visit_priority(session: AsyncSession, visit_id: str) -> str:
+    findings = await session.get(TriageFindings, visit_id)
+    category = findings.triage_category if findings else None
+    return "NORMAL" if category in (None, "NORMAL") else "URGENT"
+
+
+async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate) -> DiagnosisOut:
+    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
+    diagnosis = Diagnosis(
+        patient_id=patient_id,
+        visit_id=visit_id,
+        diagnosis_code=body.diagnosis_code,
+        diagnosis_name=body.diagnosis_name or icd10_description(body.diagnosis_code),
+        status=body.status.value,
+        notes=body.notes,
+        diagnosed_by=uow.actor_id,
+    )
+    uow.session.add(diagnosis)
+    await uow.session.flush()
+    out = DiagnosisOut.model_validate(diagnosis)
+    await uow.publish(
+        events.DIAGNOSIS_ADDED,
+        {**out.model_dump(mode="json", by_alias=True), "diagnosisId": diagnosis.id},
+        subject=patient_id,
+        visit_id=visit_id,
+    )
+    await uow.audit("CREATE", "DIAGNOSIS", diagnosis.id, after=out)
+    return out
+
+
+async def add_prescription(
+    uow: UnitOfWork, patient_id: str, body: PrescriptionCreate
+) -> PrescriptionOut:
+    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
+    prescription = Prescription(
+        patient_id=patient_id,
+        visit_id=visit_id,
+        medication_name=body.medication_name,
+        dosage=body.dosage,
+        frequency=body.frequency,
+        duration=body.duration,
+        instructions=body.instructions,
+        prescribed_by=uow.actor_id,
+    )
+    uow.session.add(prescription)
+    await uow.session.flush()
+    out = PrescriptionOut.model_validate(prescription)
+    await uow.publish(
+        events.PRESCRIPTION_CREATED,
+        {
+            **out.model_dump(mode="json", by_alias=True),
+            "prescriptionId": prescription.id,
+            "priority": await visit_priority(uow.session, visit_id),
+        },
+        subject=patient_id,
+        visit_id=visit_id,
+    )
+    await uow.audit("CREATE", "PRESCRIPTION", prescription.id, after=out)
+    return out
+
+
+async def add_lab_request(
+    uow: UnitOfWork, patient_id: str, body: LabRequestCreate, orderable: dict[str, str]
+) -> LabRequestOut:
+    if body.test_type not in orderable:
+        raise InvalidInput(
+            "testType", f"{body.test_type} is not in the lab's catalogue: {', '.join(orderable)}"
+        )
+    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
+    request = LabRequest(
+        patient_id=patient_id,
+        visit_id=visit_id,
+        test_type=body.test_type,
+        urgency=body.urgency.value,
+        notes=body.notes,
+        requested_by=uow.actor_id,
+    )
+    uow.session.add(request)
+    await uow.session.flush()
+    out = LabRequestOut.model_validate(request)
+    await uow.publish(
+        events.LAB_REQUEST_CREATED,
+        {**out.model_dump(mode="json", by_alias=True), "labRequestId": request.id},
+        subject=patient_id,
+        visit_id=visit_id,
+    )
+    await uow.audit("CREATE", "LAB_REQUEST", request.id, after=out)
+    return out
+
+
+async def cancel_order(
+    uow: UnitOfWork,
+    model: type[Prescription] | type[LabRequest],
+    patient_id: str,
+    order_id: str,
+    body: OrderCancel,
+    expected_version: int | None,
+) -> dict[str, Any]:
+    order = await uow.session.get(model, order_id)
+    if order is None or order.patient_id != patient_id:
+        raise NotFound(f"no order {order_id} for patient {patient_id}")
+    out_model = PrescriptionOut if model is Prescription else LabRequestOut
+    before = out_model.model_validate(order)
+    check_version(expected_version, order.version, before.model_dump(mode="json", by_alias=True))
+    open_status = "ACTIVE" if model is Prescription else "REQUESTED"
+    if order.status != open_status:
+        raise Conflict(
+            f"the order is {order.status} and can no longer be cancelled",
+            current=before.model_dump(mode="json", by_alias=True),
+        )
+    order.status = "CANCELLED"
+    await uow.session.flush()
+    after = out_model.model_validate(order)
+    is_prescription = model is Prescription
+    await uow.publish(
+        events.PRESCRIPTION_CANCELLED if is_prescription else events.LAB_REQUEST_CANCELLED,
+        {
+            "prescriptionId" if is_prescription else "labRequestId": order.id,
+            "patientId": patient_id,
+            "visitId": order.visit_id,
+            "cancelledBy": uow.actor_id,
+            "reason": body.reason,
+        },
+        subject=patient_id,
+        visit_id=order.visit_id,
+    )
+    await uow.audit(
+        "CANCEL",
+        "PRESCRIPTION" if is_prescription else "LAB_REQUEST",
+        order.id,
+        before=before,
+        after=after,
+        details=body.reason,
+    )
+    return after.model_dump(mode="json", by_alias=True)
+
+
+async def patient_record(session: AsyncSession, patient_id: str) -> PatientRecord:
+    snapshot = await session.get(PatientSnapshot, patient_id)
+    if snapshot is None:
+        raise NotFound(f"no patient {patient_id} known to clinical")
+    visit_id = snapshot.current_visit_id
+    findings = await session.get(TriageFindings, visit_id) if visit_id else None
+
+    async def rows(model: Any) -> list[Any]:
+        return list(
+            (
+                await session.scalars(
+                    select(model)
+                    .where(model.patient_id == patient_id, model.visit_id == visit_id)
+                    .order_by(model.created_at)
+                )
+            ).all()
+        )
+
+    return PatientRecord(
+        patient_id=patient_id,
+        op_number=snapshot.op_number,
+        full_name=snapshot.full_name,
+        gender=snapshot.gender,
+        age=snapshot.age,
+        visit_id=visit_id,
+        triage=TriageFindingsOut.model_validate(findings) if findings else None,
+        diagnoses=[DiagnosisOut.model_validate(d) for d in await rows(Diagnosis)],
+        prescriptions=[PrescriptionOut.model_validate(p) for p in await rows(Prescription)],
+        lab_requests=[LabRequestOut.model_validate(lr) for lr in await rows(LabRequest)],
+    )
+
+
+async def complete_consultation(uow: UnitOfWork, assignment: Any) -> None:
+    """The CONSULTATION assignment is completed: announce what was found and ordered."""
+    visit_id = assignment.visit_id
+
+    async def of_visit(model: Any) -> list[Any]:
+        return list(
+            (await uow.session.scalars(select(model).where(model.visit_id == visit_id))).all()
+        )
+
+    diagnoses = await of_visit(Diagnosis)
+    if not diagnoses:
+        raise InvalidInput(
+            "diagnoses", "record at least one diagnosis before completing the consultation"
+        )
+    labs, prescriptions = await of_visit(LabRequest), await of_visit(Prescription)
+    await uow.publish(
+        events.CONSULTATION_COMPLETED,
+        {
+            "patientId": assignment.patient_id,
+            "visitId": visit_id,
+            "completedBy": uow.actor_id,
+            "completedAt": dt.datetime.now(dt.UTC),
+            "diagnosisCodes": [d.diagnosis_code for d in diagnoses],
+            "labRequestIds": [lr.id for lr in labs if lr.status != "CANCELLED"],
+            "prescriptionIds": [p.id for p in prescriptions if p.status != "CANCELLED"],
+            "pendingLabRequests": sum(lr.status == "REQUESTED" for lr in labs),
+            "pendingPrescriptions": sum(p.status == "ACTIVE" for p in prescriptions),
+        },
+        subject=assignment.patient_id,
+        visit_id=visit_id,
+    )

@@ -1,0 +1,45 @@
+"""Triage's HTTP routes (the worklist's come from the shared kernel)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kliniki.access import Permission
+from kliniki.auth import Principal
+from kliniki.web import UoW, expected_version, require
+from triage import service
+from triage.schemas import EncounterOut, EncounterUpdate
+
+router = APIRouter(tags=["encounters"])
+
+ClinicalReader = Annotated[Principal, Depends(require(Permission.CLINICAL_READ))]
+EncounterWriter = Annotated[Principal, Depends(require(Permission.ENCOUNTER_UPDATE))]
+
+
+@router.get("/encounters", response_model=list[EncounterOut])
+async def find_encounters(
+    principal: ClinicalReader,
+    uow: UoW,
+    visit_id: Annotated[str | None, Query(alias="visitId")] = None,
+    patient_id: Annotated[str | None, Query(alias="patientId")] = None,
+) -> list[EncounterOut]:
+    return await service.find_encounters(uow.session, visit_id, patient_id)
+
+
+@router.get("/encounters/{encounter_id}", response_model=EncounterOut)
+async def read_encounter(encounter_id: str, principal: ClinicalReader, uow: UoW) -> EncounterOut:
+    return service.encounter_out(await service.get_encounter(uow.session, encounter_id))
+
+
+@router.patch("/encounters/{encounter_id}", response_model=EncounterOut)
+async def update_encounter(
+    encounter_id: str, body: EncounterUpdate, principal: EncounterWriter, uow: UoW, request: Request
+) -> EncounterOut:
+    """updatePatientEncounter: vital signs, triage category, chief complaint."""
+    out = await service.update_encounter(
+        uow, encounter_id, body, expected_version(request, body.version)
+    )
+    await uow.commit()
+    return out

@@ -1,0 +1,69 @@
+"""Triage's request and response models (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from kliniki.schemas import ApiModel, StrictApiModel
+from triage.domain import TriageCategory, parse_category
+
+
+class EncounterUpdate(StrictApiModel):
+    """updatePatientEncounter: vital signs as text ('140/90', '38.5°C', '95 bpm', '20/min') or
+    numbers ({"value": 38.5, "unit": "°C"}, {"systolic": 140, "diastolic": 90})."""
+
+    vital_signs: dict[str, Any] | None = Field(
+        default=None,
+        description="bloodPressure, temperature, pulse, respiratoryRate, oxygenSaturation, weight",
+    )
+    triage_category: TriageCategory | None = None
+    chief_complaint: str | None = Field(default=None, min_length=1, max_length=2000)
+    version: int | None = None
+
+    @field_validator("triage_category", mode="before")
+    @classmethod
+    def _category(cls, value: object) -> object:
+        return parse_category(value) if isinstance(value, str) else value
+
+
+class Measured(ApiModel):
+    value: float
+    unit: str
+    text: str
+
+
+class BloodPressure(ApiModel):
+    systolic: float
+    diastolic: float
+    unit: str = "mmHg"
+    text: str
+
+
+class VitalSignsOut(ApiModel):
+    blood_pressure: BloodPressure | None = None
+    temperature: Measured | None = None
+    pulse: Measured | None = None
+    respiratory_rate: Measured | None = None
+    oxygen_saturation: Measured | None = None
+    weight: Measured | None = None
+
+
+class EncounterOut(ApiModel):
+    id: str
+    visit_id: str
+    patient_id: str
+    status: str
+    vital_signs: VitalSignsOut
+    triage_category: TriageCategory | None
+    chief_complaint: str | None
+    tews_score: int | None = Field(description="Triage Early Warning Score from the vitals")
+    suggested_category: TriageCategory | None
+    recorded_by: str | None
+    completed_by: str | None
+    completed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int

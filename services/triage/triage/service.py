@@ -1,0 +1,182 @@
+"""Triage's use cases: open the encounter at intake, record findings, hand over at completion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kliniki.measurements import Quantity
+from kliniki.problems import InvalidInput, NotFound, check_version
+from kliniki.uow import UnitOfWork
+from triage import events
+from triage.domain import (
+    VITAL_SIGNS,
+    TriageCategory,
+    VitalSignError,
+    parse_vital_signs,
+    suggested_category,
+    tews_score,
+    worklist_priority,
+)
+from triage.models import Encounter
+from triage.schemas import EncounterOut, EncounterUpdate, VitalSignsOut
+
+# Where each vital sign lives in the encounter table.
+COLUMNS = {
+    "temperature": "temperature_c",
+    "pulse": "pulse_per_min",
+    "respiratoryRate": "respiratory_rate_per_min",
+    "oxygenSaturation": "oxygen_saturation_percent",
+    "weight": "weight_kg",
+}
+
+
+def vital_signs_out(encounter: Encounter) -> VitalSignsOut:
+    out: dict[str, Any] = {}
+    if encounter.systolic_mmhg is not None and encounter.diastolic_mmhg is not None:
+        out["blood_pressure"] = {
+            "systolic": encounter.systolic_mmhg,
+            "diastolic": encounter.diastolic_mmhg,
+            "text": f"{encounter.systolic_mmhg:g}/{encounter.diastolic_mmhg:g}",
+        }
+    for name, column in COLUMNS.items():
+        value = getattr(encounter, column)
+        if value is not None:
+            snake = {"respiratoryRate": "respiratory_rate", "oxygenSaturation": "oxygen_saturation"}
+            out[snake.get(name, name)] = Quantity(value, VITAL_SIGNS[name].unit).as_dict()
+    return VitalSignsOut.model_validate(out)
+
+
+def encounter_out(encounter: Encounter) -> EncounterOut:
+    suggestion = (
+        suggested_category(encounter.tews_score) if encounter.tews_score is not None else None
+    )
+    return EncounterOut.model_validate(
+        {
+            **{c.key: getattr(encounter, c.key) for c in Encounter.__table__.columns},
+            "vital_signs": vital_signs_out(encounter),
+            "suggested_category": suggestion,
+        }
+    )
+
+
+async def open_encounter(session: AsyncSession, patient_id: str, visit_id: str) -> None:
+    """Every visit on the triage worklist has an encounter to record findings in."""
+    existing = await session.scalar(select(Encounter).where(Encounter.visit_id == visit_id))
+    if existing is None:
+        session.add(Encounter(patient_id=patient_id, visit_id=visit_id))
+        await session.flush()
+
+
+async def get_encounter(session: AsyncSession, encounter_id: str) -> Encounter:
+    encounter = await session.get(Encounter, encounter_id)
+    if encounter is None:
+        raise NotFound(f"no encounter {encounter_id}")
+    return encounter
+
+
+async def find_encounters(
+    session: AsyncSession, visit_id: str | None, patient_id: str | None
+) -> list[EncounterOut]:
+    query = select(Encounter).order_by(Encounter.created_at.desc()).limit(100)
+    if visit_id:
+        query = query.where(Encounter.visit_id == visit_id)
+    if patient_id:
+        query = query.where(Encounter.patient_id == patient_id)
+    return [encounter_out(e) for e in (await session.scalars(query)).all()]
+
+
+async def update_encounter(
+    uow: UnitOfWork, encounter_id: str, body: EncounterUpdate, expected_version: int | None
+) -> EncounterOut:
+    encounter = await get_encounter(uow.session, encounter_id)
+    before = encounter_out(encounter)
+    check_version(
+        expected_version, encounter.version, before.model_dump(mode="json", by_alias=True)
+    )
+    changed: list[str] = []
+    if body.vital_signs is not None:
+        try:
+            vitals = parse_vital_signs(body.vital_signs)
+        except VitalSignError as exc:
+            raise InvalidInput(exc.field, str(exc)) from exc
+        if vitals.systolic is not None:
+            encounter.systolic_mmhg, encounter.diastolic_mmhg = vitals.systolic, vitals.diastolic
+        for name, value in vitals.values.items():
+            setattr(encounter, COLUMNS[name], value)
+        encounter.tews_score = tews_score(
+            encounter.respiratory_rate_per_min,
+            encounter.pulse_per_min,
+            encounter.systolic_mmhg,
+            encounter.temperature_c,
+        )
+        changed.append("vitalSigns")
+    if body.triage_category is not None:
+        encounter.triage_category = body.triage_category.value
+        changed.append("triageCategory")
+    if body.chief_complaint is not None:
+        encounter.chief_complaint = body.chief_complaint
+        changed.append("chiefComplaint")
+    if not changed:
+        raise InvalidInput("body", "send vitalSigns, triageCategory or chiefComplaint")
+    encounter.recorded_by = uow.actor_id
+    await uow.session.flush()
+    after = encounter_out(encounter)
+    await uow.publish(
+        events.ENCOUNTER_UPDATED,
+        events.EncounterUpdated(
+            encounter_id=encounter.id,
+            patient_id=encounter.patient_id,
+            visit_id=encounter.visit_id,
+            vital_signs=after.vital_signs,
+            triage_category=encounter.triage_category,
+            chief_complaint=encounter.chief_complaint,
+            tews_score=encounter.tews_score,
+            suggested_category=after.suggested_category,
+            updated_by=uow.actor_id,
+            changed_fields=changed,
+            version=encounter.version,
+        ),
+        subject=encounter.patient_id,
+        visit_id=encounter.visit_id,
+    )
+    await uow.audit("UPDATE", "ENCOUNTER", encounter.id, before=before, after=after)
+    return after
+
+
+async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
+    """The TRIAGE assignment is completed: close the encounter and hand the patient over."""
+    encounter = await uow.session.scalar(
+        select(Encounter).where(Encounter.visit_id == assignment.visit_id).with_for_update()
+    )
+    if encounter is None or encounter.triage_category is None:
+        raise InvalidInput(
+            "triageCategory", "record the triage category on the encounter before completing triage"
+        )
+    before = encounter_out(encounter)
+    encounter.status = "COMPLETED"
+    encounter.completed_by = uow.actor_id
+    encounter.completed_at = dt.datetime.now(dt.UTC)
+    await uow.session.flush()
+    after = encounter_out(encounter)
+    category = TriageCategory(encounter.triage_category)
+    await uow.publish(
+        events.TRIAGE_COMPLETED,
+        events.TriageCompleted(
+            encounter_id=encounter.id,
+            patient_id=encounter.patient_id,
+            visit_id=encounter.visit_id,
+            triage_category=category.value,
+            priority=worklist_priority(category),
+            chief_complaint=encounter.chief_complaint,
+            vital_signs=after.vital_signs,
+            completed_by=uow.actor_id,
+            completed_at=encounter.completed_at,
+        ),
+        subject=encounter.patient_id,
+        visit_id=encounter.visit_id,
+    )
+    await uow.audit("COMPLETE", "ENCOUNTER", encounter.id, before=before, after=after)
