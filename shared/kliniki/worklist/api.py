@@ -34,14 +34,16 @@ def worklist_router(worklist: Worklist) -> APIRouter:
         principal: Reader,
         uow: UoW,
         mine: Annotated[bool, Query(description="Only assignments given to me")] = False,
-        status: Annotated[str | None, Query(pattern="^(ACTIVE|COMPLETED|CANCELLED)$")] = "ACTIVE",
+        status: Annotated[
+            str, Query(pattern="^(ACTIVE|COMPLETED|CANCELLED|ALL)$", description="ALL: any")
+        ] = "ACTIVE",
         patient_id: Annotated[str | None, Query(alias="patientId")] = None,
         visit_id: Annotated[str | None, Query(alias="visitId")] = None,
     ) -> list[AssignmentOut]:
         rows = await worklist.list(
             uow.session,
             assigned_to=principal.user_id if mine else None,
-            status=status,
+            status=None if status == "ALL" else status,
             patient_id=patient_id,
             visit_id=visit_id,
         )
