@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ class StaffSocket:
         self.url = url
         self.user = user
         self.frames: list[Frame] = []
+        self.arrivals: list[float] = []  # perf_counter() when each frame arrived
         self._arrived = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
         self.ws: websockets.ClientConnection | None = None
@@ -44,6 +46,7 @@ class StaffSocket:
                 frame = json.loads(text)
                 async with self._arrived:
                     self.frames.append(frame)
+                    self.arrivals.append(time.perf_counter())
                     self._arrived.notify_all()
         except websockets.ConnectionClosed:
             pass
@@ -56,6 +59,9 @@ class StaffSocket:
     async def send(self, event: str, data: dict[str, Any] | None = None) -> None:
         assert self.ws is not None
         await self.ws.send(json.dumps({"event": event, "data": data or {}}))
+
+    def arrival_of(self, frame: Frame) -> float:
+        return self.arrivals[next(i for i, f in enumerate(self.frames) if f is frame)]
 
     def events(self, name: str) -> list[Frame]:
         return [f for f in self.frames if f["event"] == name]
