@@ -42,5 +42,8 @@ token: install ## print a token: make token USER=nurse_sarah
 bench: install ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
 	$(BIN)/python bench/run_all.py $(BENCH)
 
+demo: install ## with `make run` going: replay the scenario and print what each staff member saw
+	$(BIN)/python tools/demo.py
+
 lock: ## refresh requirements.lock from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
