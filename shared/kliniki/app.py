@@ -226,6 +226,7 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.consumer_specs = list(consumers)  # what this service listens to (docs check it)
     _install_error_handlers(app)
     _install_middleware(app, settings)
     app.include_router(_health_router())
