@@ -58,6 +58,8 @@ class Permission(StrEnum):
     CLINICAL_READ = "clinical:read"  # vital signs, complaints, diagnoses, orders, results
     ENCOUNTER_UPDATE = "encounter:update"  # vital signs, triage category, chief complaint
     CONSULTATION_WRITE = "consultation:write"  # diagnoses, prescriptions, lab orders
+    LAB_RESULT_ENTER = "lab-result:enter"  # results of a lab request, its status
+    PRESCRIPTION_DISPENSE = "prescription:dispense"  # dispensing and counselling notes
     AUDIT_READ = "audit:read"
 
 
@@ -81,6 +83,8 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
     Permission.ENCOUNTER_UPDATE: frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER}),
     Permission.CONSULTATION_WRITE: frozenset({Role.CLINICAL_OFFICER}),
+    Permission.LAB_RESULT_ENTER: frozenset({Role.LAB_TECHNICIAN}),
+    Permission.PRESCRIPTION_DISPENSE: frozenset({Role.PHARMACIST}),
 }
 
 # Who hands patients on to each stage: they may put a patient on that stage's worklist.

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_NUMBER_WITH_UNIT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*([^\d\s].*?)?\s*$")
+# A unit may itself start with a digit when a space sets it apart: '5.2 10^9/L'.
+_NUMBER_WITH_UNIT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*((?:[^\d\s]|(?<=\s)\d).*?)?\s*$")
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*([a-zA-Z].*?)?\s*$")
 
 # Spellings staff use -> the unit we store. Keys are lower-case.
@@ -31,6 +32,12 @@ UNIT_ALIASES: dict[str, str] = {
     "kg": "kg",
     "cm": "cm",
     "mmhg": "mmHg",
+    # Cell counts, as analysers and hand-written reports spell them.
+    "10^9/l": "10^9/L",
+    "x10^9/l": "10^9/L",
+    "\u00d710^9/l": "10^9/L",  # the multiplication sign
+    "10*9/l": "10^9/L",
+    "iu/l": "U/L",  # enzyme activity: international units are units
 }
 
 

@@ -6,6 +6,7 @@ app factory's handlers turn them into responses with a clear ``detail``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -68,6 +69,16 @@ class InvalidInput(Problem):
         super().__init__(
             f"{field}: {message}", errors=[{"field": field, "message": message}], **extra
         )
+
+    @classmethod
+    def of(cls, errors: Sequence[tuple[str, str]], **extra: Any) -> InvalidInput:
+        """Several fields refused at once, so whoever typed them fixes all in one go."""
+        if not errors:
+            raise ValueError("InvalidInput.of needs at least one (field, message)")
+        problem = cls(*errors[0], **extra)
+        problem.detail = "; ".join(f"{field}: {message}" for field, message in errors)
+        problem.extra["errors"] = [{"field": f, "message": m} for f, m in errors]
+        return problem
 
 
 class PayloadTooLarge(Problem):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE
@@ -117,12 +118,21 @@ class Worklist:
             )
         visit_id = visit_id or snapshot.current_visit_id
         existing = await self.active_for_visit(session, visit_id) if visit_id else None
-        if existing is not None:
-            await self._route(uow, existing, assigned_to_user_id, priority, notes, reason)
-            return existing, False
-        return await self._create(
-            uow, snapshot, visit_id, priority, assigned_to_user_id, notes, reason, cause
-        ), True
+        if existing is None:
+            try:
+                async with session.begin_nested():
+                    created = await self._create(
+                        uow, snapshot, visit_id, priority, assigned_to_user_id, notes, reason, cause
+                    )
+                return created, True
+            except IntegrityError:
+                # Placed at the same moment by another transaction (the handoff event and a
+                # colleague's explicit routing raced): the unique index let one win; route it.
+                existing = await self.active_for_visit(session, visit_id) if visit_id else None
+                if existing is None:
+                    raise
+        await self._route(uow, existing, assigned_to_user_id, priority, notes, reason)
+        return existing, False
 
     async def active_for_visit(self, session: AsyncSession, visit_id: str) -> Any | None:
         a = self.models.Assignment

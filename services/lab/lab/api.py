@@ -1,0 +1,62 @@
+"""The lab's HTTP routes (the worklist's come from the shared kernel)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kliniki.access import Permission
+from kliniki.auth import Principal
+from kliniki.web import UoW, current_principal, expected_version, require
+from kliniki.worklist.service import Worklist
+from lab import service
+from lab.domain import Catalogue, LabRequestStatus
+from lab.schemas import LabRequestOut, LabRequestUpdate, LabTestOut
+
+# Results are clinical data: the front desk and the till never read them.
+ClinicalReader = Annotated[Principal, Depends(require(Permission.CLINICAL_READ))]
+ResultEnterer = Annotated[Principal, Depends(require(Permission.LAB_RESULT_ENTER))]
+Staff = Annotated[Principal, Depends(current_principal)]
+
+
+def lab_router(worklist: Worklist, catalogue: Catalogue) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/lab-tests", response_model=list[LabTestOut], tags=["catalogue"])
+    async def list_lab_tests(principal: Staff) -> list[LabTestOut]:
+        """The tests the lab does, their analytes, units, reference and critical ranges."""
+        return service.catalogue_out(catalogue)
+
+    @router.get("/lab-requests", response_model=list[LabRequestOut], tags=["lab requests"])
+    async def list_lab_requests(
+        principal: ClinicalReader,
+        uow: UoW,
+        status: Annotated[LabRequestStatus | None, Query()] = None,
+        visit_id: Annotated[str | None, Query(alias="visitId")] = None,
+        patient_id: Annotated[str | None, Query(alias="patientId")] = None,
+    ) -> list[LabRequestOut]:
+        return await service.list_lab_requests(uow.session, status, visit_id, patient_id)
+
+    @router.get("/lab-requests/{request_id}", response_model=LabRequestOut, tags=["lab requests"])
+    async def read_lab_request(
+        request_id: str, principal: ClinicalReader, uow: UoW
+    ) -> LabRequestOut:
+        return service.lab_request_out(await service.get_lab_request(uow.session, request_id))
+
+    @router.patch("/lab-requests/{request_id}", response_model=LabRequestOut, tags=["lab requests"])
+    async def update_lab_request(
+        request_id: str,
+        body: LabRequestUpdate,
+        principal: ResultEnterer,
+        uow: UoW,
+        request: Request,
+    ) -> LabRequestOut:
+        """updateLabRequest: start work, enter results, complete (reported to the clinician)."""
+        out = await service.update_lab_request(
+            uow, worklist, catalogue, request_id, body, expected_version(request, body.version)
+        )
+        await uow.commit()
+        return out
+
+    return router

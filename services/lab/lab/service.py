@@ -1,0 +1,342 @@
+"""The lab's use cases: receive orders, enter and flag results, report them.
+
+Each use case writes, publishes and audits through one unit of work; the caller commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kliniki.db import utcnow
+from kliniki.events import CloudEvent
+from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
+from kliniki.uow import UnitOfWork
+from kliniki.worklist.orders import Orders, order_priority, ordered_at
+from kliniki.worklist.service import Worklist
+from lab import events
+from lab.domain import (
+    CRITICAL_FLAGS,
+    OPEN_STATUSES,
+    Catalogue,
+    Flag,
+    LabRequestStatus,
+    LabTest,
+    Reading,
+    check_status_change,
+    reported_urgency,
+)
+from lab.models import LabRequest, LabResult
+from lab.schemas import LabRequestOut, LabRequestUpdate, LabResultOut, LabTestOut, ReferenceRange
+
+LIST_LIMIT = 200
+
+
+def result_out(result: LabResult) -> LabResultOut:
+    quantitative = result.value_number is not None
+    return LabResultOut(
+        analyte=result.analyte,
+        name=result.name,
+        value=result.value_number if quantitative else (result.value_text or ""),
+        unit=result.unit,
+        text=result.text,
+        reference_range=ReferenceRange(
+            low=result.reference_low,
+            high=result.reference_high,
+            unit=result.unit,
+            critical_low=result.critical_low,
+            critical_high=result.critical_high,
+        )
+        if quantitative
+        else None,
+        flag=Flag(result.flag),
+        abnormal=result.flag != Flag.NORMAL,
+        critical=result.flag in CRITICAL_FLAGS,
+    )
+
+
+def lab_request_out(request: LabRequest) -> LabRequestOut:
+    columns = {c.key: getattr(request, c.key) for c in LabRequest.__table__.columns}
+    results = sorted(request.results, key=lambda r: r.position)
+    return LabRequestOut.model_validate({**columns, "results": [result_out(r) for r in results]})
+
+
+LAB_ORDERS = Orders(
+    model=LabRequest,
+    resource="LAB_REQUEST",
+    noun="lab request",
+    open_statuses=OPEN_STATUSES,
+    fulfilled_status=LabRequestStatus.COMPLETED.value,
+    describe=lambda r: f"{r.test_name} ordered by {r.requested_by}",
+    to_out=lab_request_out,
+)
+
+
+def catalogue_out(catalogue: Catalogue) -> list[LabTestOut]:
+    return [
+        LabTestOut(
+            code=test.code,
+            name=test.name,
+            analytes=[
+                {
+                    "key": a.key,
+                    "name": a.name,
+                    "unit": a.unit,
+                    "reference_range": None
+                    if a.qualitative
+                    else {
+                        "low": a.low,
+                        "high": a.high,
+                        "unit": a.unit,
+                        "critical_low": a.critical_low,
+                        "critical_high": a.critical_high,
+                    },
+                    "qualitative": list(a.qualitative) or None,
+                    "normal": a.normal,
+                }
+                for a in test.analytes.values()
+            ],
+        )
+        for test in catalogue.tests.values()
+    ]
+
+
+# -- orders from clinical ------------------------------------------------------------------------
+
+
+async def receive_lab_request(
+    uow: UnitOfWork, worklist: Worklist, catalogue: Catalogue, event: CloudEvent
+) -> None:
+    """``lab_request.created``: keep the order and put the patient on the lab worklist."""
+    data = event.data
+    if await uow.session.get(LabRequest, data["labRequestId"]) is not None:
+        return  # the same order announced again under a new event id
+    snapshot = await LAB_ORDERS.known_patient(worklist, uow.session, data["patientId"])
+    test = catalogue.get(data["testType"])
+    priority = order_priority(data.get("urgency"))
+    requested_by = data.get("requestedBy") or event.actorid or "unknown"
+    request = LabRequest(
+        id=data["labRequestId"],
+        patient_id=data["patientId"],
+        visit_id=data.get("visitId") or event.visitid or snapshot.current_visit_id,
+        patient_name=snapshot.full_name,
+        op_number=snapshot.op_number,
+        test_type=data["testType"],
+        # An order for a test missing from the catalogue is still kept (an order never
+        # vanishes); entering its results is refused until the catalogue lists it.
+        test_name=test.name if test else data["testType"],
+        urgency=priority.value,
+        order_notes=data.get("notes"),
+        requested_by=requested_by,
+        requested_at=ordered_at(event),
+        status=LabRequestStatus.REQUESTED.value,
+        critical=False,
+        results=[],  # known empty: reading it must not lazy-load (async sessions cannot)
+    )
+    await LAB_ORDERS.receive(
+        uow,
+        worklist,
+        request,
+        priority=priority,
+        cause=f"{test.name if test else data['testType']} ordered by {requested_by}",
+    )
+
+
+async def cancel_lab_request(uow: UnitOfWork, worklist: Worklist, event: CloudEvent) -> None:
+    """``lab_request.cancelled``: stop work on it, unless its results were already reported."""
+    await LAB_ORDERS.cancel(
+        uow, worklist, event.data["labRequestId"], reason=event.data.get("reason")
+    )
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+async def get_lab_request(session: AsyncSession, request_id: str) -> LabRequest:
+    request = await session.get(LabRequest, request_id)
+    if request is None:
+        raise NotFound(f"no lab request {request_id}")
+    return request
+
+
+async def list_lab_requests(
+    session: AsyncSession,
+    status: LabRequestStatus | None,
+    visit_id: str | None,
+    patient_id: str | None,
+) -> list[LabRequestOut]:
+    """Urgent first, then in order of arrival: the order the bench works in."""
+    urgent_first = case((LabRequest.urgency == "URGENT", 0), else_=1)
+    query = select(LabRequest).order_by(urgent_first, LabRequest.requested_at, LabRequest.id)
+    if status is not None:
+        query = query.where(LabRequest.status == status.value)
+    if visit_id:
+        query = query.where(LabRequest.visit_id == visit_id)
+    if patient_id:
+        query = query.where(LabRequest.patient_id == patient_id)
+    rows = await session.scalars(query.limit(LIST_LIMIT))
+    return [lab_request_out(r) for r in rows.all()]
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+
+def _test_of(catalogue: Catalogue, request: LabRequest) -> LabTest:
+    test = catalogue.get(request.test_type)
+    if test is None:
+        raise InvalidInput(
+            "testType",
+            f"{request.test_type} is not in the lab's catalogue, so its results cannot be "
+            "entered; add it to the catalogue file first",
+        )
+    return test
+
+
+def _record(request: LabRequest, test: LabTest, reading: Reading, actor: str) -> None:
+    """Store a reading, replacing an earlier one of the same analyte (a corrected entry)."""
+    row = next((r for r in request.results if r.analyte == reading.analyte), None)
+    if row is None:
+        row = LabResult(analyte=reading.analyte, position=test.position(reading.analyte))
+        request.results.append(row)
+    quantitative = isinstance(reading.value, float)
+    row.name = reading.name
+    row.value_number = reading.value if quantitative else None
+    row.value_text = None if quantitative else str(reading.value)
+    row.unit = reading.unit
+    row.text = reading.text
+    row.flag = reading.flag.value
+    row.reference_low, row.reference_high = reading.low, reading.high
+    row.critical_low, row.critical_high = reading.critical_low, reading.critical_high
+    row.entered_by = actor
+    row.entered_at = utcnow()
+
+
+def _enter_results(
+    catalogue: Catalogue,
+    request: LabRequest,
+    results: dict[str, Any],
+    completing: bool,
+    actor: str,
+) -> dict[str, Reading]:
+    """Read, check and store the values sent; all or none (every refusal named at once)."""
+    if not results and not completing:
+        return {}
+    test = _test_of(catalogue, request)
+    readings, errors = test.read_results(results)
+    if completing:
+        entered = [*(r.analyte for r in request.results), *readings]
+        errors += [
+            (f"results.{key}", f"required to complete {test.code} ({test.analytes[key].name})")
+            for key in test.missing(entered)
+        ]
+    if errors:
+        raise InvalidInput.of(errors)
+    for reading in readings.values():
+        _record(request, test, reading, actor)
+    return readings
+
+
+async def update_lab_request(
+    uow: UnitOfWork,
+    worklist: Worklist,
+    catalogue: Catalogue,
+    request_id: str,
+    body: LabRequestUpdate,
+    expected_version: int | None,
+) -> LabRequestOut:
+    """updateLabRequest: start, enter results, complete (reported to the clinician)."""
+    request = await get_lab_request(uow.session, request_id)
+    before = lab_request_out(request)
+    current = before.model_dump(mode="json", by_alias=True)
+    check_version(expected_version, request.version, current)
+    try:
+        check_status_change(request.status, body.status)
+    except ValueError as exc:
+        raise Conflict(str(exc), current=current) from exc
+    if body.status is None and not body.results and "notes" not in body.model_fields_set:
+        raise InvalidInput("body", "send status, results or notes")
+
+    completing = body.status == LabRequestStatus.COMPLETED
+    readings = _enter_results(catalogue, request, body.results or {}, completing, uow.actor_id)
+
+    changed = ["results"] if readings else []
+    if "notes" in body.model_fields_set and body.notes != request.notes:
+        request.notes = body.notes
+        changed.append("notes")
+    # Entering the first results is starting the work, even without saying so.
+    new_status = body.status or (LabRequestStatus.IN_PROGRESS.value if readings else None)
+    now = utcnow()
+    if new_status is not None and new_status != request.status:
+        if request.started_at is None:
+            request.started_by, request.started_at = uow.actor_id, now
+        request.status = new_status
+        changed.append("status")
+    if not changed:
+        return before  # nothing new (e.g. IN_PROGRESS sent twice): no event, no audit
+    if completing:
+        request.completed_by, request.completed_at = uow.actor_id, now
+    request.critical = any(r.flag in CRITICAL_FLAGS for r in request.results)
+    # Results live in their own table; touching the request bumps its version for them too.
+    request.updated_at = now
+    await uow.session.flush()
+    after = lab_request_out(request)
+    if completing:
+        await _report(uow, request, after)
+        await LAB_ORDERS.settle_visit(uow, worklist, request.visit_id)
+    else:
+        await _announce_progress(uow, request, changed)
+    await uow.audit(
+        "COMPLETE" if completing else "UPDATE",
+        "LAB_REQUEST",
+        request.id,
+        before=before,
+        after=after,
+    )
+    return after
+
+
+async def _announce_progress(uow: UnitOfWork, request: LabRequest, changed: list[str]) -> None:
+    await uow.publish(
+        events.LAB_REQUEST_UPDATED,
+        events.LabRequestUpdated(
+            lab_request_id=request.id,
+            patient_id=request.patient_id,
+            visit_id=request.visit_id,
+            test_type=request.test_type,
+            status=request.status,
+            changed_fields=changed,
+            updated_by=uow.actor_id,
+            version=request.version,
+        ),
+        subject=request.patient_id,
+        visit_id=request.visit_id,
+    )
+
+
+async def _report(uow: UnitOfWork, request: LabRequest, out: LabRequestOut) -> None:
+    """The results go to the clinician: URGENT when ordered so or when a value is critical."""
+    assert request.completed_by is not None and request.completed_at is not None
+    await uow.publish(
+        events.LAB_REQUEST_COMPLETED,
+        events.LabRequestCompleted(
+            lab_request_id=request.id,
+            patient_id=request.patient_id,
+            visit_id=request.visit_id,
+            patient_name=request.patient_name,
+            op_number=request.op_number,
+            test_type=request.test_type,
+            test_name=request.test_name,
+            results=out.results,
+            critical=request.critical,
+            urgency=reported_urgency(request.urgency, request.critical),
+            notes=request.notes,
+            requested_by=request.requested_by,
+            completed_by=request.completed_by,
+            completed_at=request.completed_at,
+            version=request.version,
+        ),
+        subject=request.patient_id,
+        visit_id=request.visit_id,
+    )

@@ -1,0 +1,147 @@
+"""Orders a department fulfils (lab requests, prescriptions), and the worklist that follows them.
+
+Clinical orders; the lab and the pharmacy each keep their own copy of the orders they fulfil,
+and a patient is on their worklist while the visit has orders open there. The rules are the
+same in every such department, so they live here once:
+
+- an order arrives as an event and puts the patient on the worklist (once per visit; a second
+  order of the same visit re-routes that assignment, at the more urgent priority);
+- the visit's assignment is finished in the transaction that closes its last open order:
+  completed when something was fulfilled meanwhile, cancelled when everything was cancelled;
+- staff cannot complete the assignment by hand while an order of the visit is still open.
+
+An order model has the columns ``id``, ``patient_id``, ``visit_id``, ``status``,
+``cancelled_by``, ``cancelled_at``, ``cancel_reason`` and the ``Versioned`` ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kliniki.consumer import RetryLater
+from kliniki.events import CloudEvent
+from kliniki.problems import Conflict
+from kliniki.uow import UnitOfWork
+from kliniki.worklist.domain import AssignmentStatus, Priority
+from kliniki.worklist.service import Worklist
+
+CANCELLED = "CANCELLED"
+
+
+def order_priority(raw: object) -> Priority:
+    """An order's urgency as sent; anything but NORMAL counts as URGENT (in doubt, sooner)."""
+    return Priority.NORMAL if str(raw or "NORMAL").upper() == "NORMAL" else Priority.URGENT
+
+
+def ordered_at(event: CloudEvent) -> dt.datetime:
+    """When the clinician placed the order: its ``createdAt``, else the event's time."""
+    created = event.data.get("createdAt")
+    return dt.datetime.fromisoformat(created) if isinstance(created, str) else event.time
+
+
+@dataclass(frozen=True)
+class Orders:
+    model: type
+    resource: str  # the audit log's name for it: LAB_REQUEST, PRESCRIPTION
+    noun: str  # in messages: "lab request"
+    open_statuses: frozenset[str]
+    fulfilled_status: str
+    # One line for the assignee: "Cardiac enzymes ordered by dr_smith".
+    describe: Callable[[Any], str]
+    # The record as the API answers it (and as the audit log keeps it).
+    to_out: Callable[[Any], BaseModel]
+
+    async def known_patient(
+        self, worklist: Worklist, session: AsyncSession, patient_id: str
+    ) -> Any:
+        """The patient's snapshot; an order that overtook registration's event waits for it."""
+        snapshot = await session.get(worklist.models.PatientSnapshot, patient_id)
+        if snapshot is None:
+            raise RetryLater(f"patient {patient_id} is not known here yet")
+        return snapshot
+
+    async def receive(
+        self, uow: UnitOfWork, worklist: Worklist, order: Any, *, priority: Priority, cause: str
+    ) -> None:
+        """Keep a new order and put its patient on the worklist."""
+        uow.session.add(order)
+        await uow.session.flush()
+        await uow.audit("CREATE", self.resource, order.id, after=self.to_out(order), details=cause)
+        still_open = await self.open_for_visit(uow.session, order.visit_id)
+        await worklist.place(
+            uow,
+            patient_id=order.patient_id,
+            visit_id=order.visit_id,
+            priority=priority,
+            reason="; ".join(self.describe(o) for o in still_open),
+            cause=cause,
+        )
+
+    async def open_for_visit(self, session: AsyncSession, visit_id: str) -> list[Any]:
+        m = self.model
+        rows = await session.scalars(
+            select(m)
+            .where(m.visit_id == visit_id, m.status.in_(self.open_statuses))
+            .order_by(m.created_at, m.id)
+        )
+        return list(rows.all())
+
+    async def cancel(
+        self, uow: UnitOfWork, worklist: Worklist, order_id: str, *, reason: str | None
+    ) -> None:
+        """The clinician cancelled the order: stop work on it, unless it is already fulfilled."""
+        order = await uow.session.get(self.model, order_id, with_for_update=True)
+        if order is None:
+            raise RetryLater(f"{self.noun} {order_id} is not here yet")
+        if order.status not in self.open_statuses:
+            return  # fulfilled before the cancellation arrived, or cancelled already
+        before = self.to_out(order)
+        order.status = CANCELLED
+        order.cancelled_by = uow.actor_id
+        order.cancelled_at = dt.datetime.now(dt.UTC)
+        order.cancel_reason = reason
+        await uow.session.flush()
+        await uow.audit("CANCEL", self.resource, order.id, before=before, after=self.to_out(order))
+        await self.settle_visit(uow, worklist, order.visit_id)
+
+    async def settle_visit(self, uow: UnitOfWork, worklist: Worklist, visit_id: str) -> None:
+        """Finish the visit's assignment if none of its orders is open any more."""
+        # The row lock serialises the visit's last two closings: the second one, waiting here,
+        # then sees the first one's order closed and finishes the assignment.
+        assignment = await worklist.active_for_visit(uow.session, visit_id)
+        if assignment is None or await self.open_for_visit(uow.session, visit_id):
+            return
+        m = self.model
+        fulfilled = await uow.session.scalar(
+            select(func.count())
+            .select_from(m)
+            .where(
+                m.visit_id == visit_id,
+                m.status == self.fulfilled_status,
+                m.updated_at >= assignment.created_at,
+            )
+        )
+        status = AssignmentStatus.COMPLETED if fulfilled else AssignmentStatus.CANCELLED
+        await worklist.update(
+            uow, assignment.id, expected_version=assignment.version, fields={"status": status.value}
+        )
+
+    async def refuse_completion_while_open(self, uow: UnitOfWork, assignment: Any) -> None:
+        """The ``on_assignment_completed`` hook: a patient leaves only with their orders done."""
+        if assignment.visit_id is None:
+            return
+        still_open = await self.open_for_visit(uow.session, assignment.visit_id)
+        if still_open:
+            raise Conflict(
+                f"this visit still has {len(still_open)} open {self.noun}(s) "
+                f"({'; '.join(self.describe(o) for o in still_open)}): complete or cancel "
+                "them first; the assignment then completes by itself",
+                openOrders=[o.id for o in still_open],
+            )
