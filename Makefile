@@ -47,3 +47,25 @@ demo: install ## with `make run` going: replay the scenario and print what each 
 
 lock: ## refresh requirements.lock from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+# --- docker compose on one server (deploy/compose.yaml, deploy/README.md) -------------------
+COMPOSE := docker compose --project-directory deploy -f deploy/compose.yaml
+.PHONY: up down logs compose-check
+
+# Says plainly what is missing instead of a docker error half-way through.
+compose-check:
+	@command -v docker >/dev/null 2>&1 || { echo "make: docker is not installed on this machine; install Docker Engine with the compose plugin (deploy/README.md), or use 'make run' to run the services without containers." >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make: no Docker engine is reachable ('docker info' failed): start the Docker daemon or point DOCKER_HOST at one (deploy/README.md), or use 'make run' to run the services without containers." >&2; exit 1; }
+	@docker compose version >/dev/null 2>&1 || { echo "make: the Docker Compose v2 plugin is missing ('docker compose version' failed); install docker-compose-plugin (deploy/README.md)." >&2; exit 1; }
+
+up: compose-check ## build the images and start everything with docker compose (creates deploy/.env once)
+	@test -f deploy/.env || $(PYTHON) deploy/gen_env.py
+	$(COMPOSE) up --build --detach
+	@$(COMPOSE) ps
+	@echo "Kliniki is starting: 'make logs' follows it; services on ports 8001-8007, RabbitMQ UI on 127.0.0.1:15672."
+
+down: compose-check ## stop and remove the containers (the data volumes stay)
+	$(COMPOSE) down
+
+logs: compose-check ## follow the logs of every container (SERVICE=triage for one)
+	$(COMPOSE) logs --follow --tail=200 $(SERVICE)

@@ -1,0 +1,1 @@
+"""Checks of the deployment files (images, compose, Kubernetes): plain and fast, no servers."""
