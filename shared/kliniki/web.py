@@ -49,6 +49,9 @@ def require(permission: Permission, stage: Stage | None = None) -> Callable[[Pri
             )
         return principal
 
+    # Read by the access tests, which walk every route against the matrix.
+    check.permission = permission  # type: ignore[attr-defined]
+    check.stage = stage  # type: ignore[attr-defined]
     return check
 
 
