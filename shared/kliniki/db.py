@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -27,10 +28,18 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from kliniki.problems import NotFound
 from kliniki.settings import ServiceSettings
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -144,6 +153,20 @@ class Versioned:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, object]:  # noqa: N805
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+async def load(
+    session: AsyncSession, model: type[T], record_id: str, label: str, *, for_update: bool = False
+) -> T:
+    """The record, or 404 naming it. ``for_update`` locks the row for the rest of the
+    transaction, so a version check made on it stays true until commit (and a stale writer
+    gets 409 with the current record, not a lost race)."""
+    record = await session.get(
+        model, record_id, with_for_update=for_update, populate_existing=for_update
+    )
+    if record is None:
+        raise NotFound(f"no {label} {record_id}")
+    return record
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.db import utcnow
+from kliniki.db import load, utcnow
 from kliniki.events import CloudEvent
-from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
+from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.orders import Orders, order_priority, ordered_at
 from kliniki.worklist.service import Worklist
@@ -154,11 +154,10 @@ async def cancel_lab_request(uow: UnitOfWork, worklist: Worklist, event: CloudEv
 # -- reading -------------------------------------------------------------------------------------
 
 
-async def get_lab_request(session: AsyncSession, request_id: str) -> LabRequest:
-    request = await session.get(LabRequest, request_id)
-    if request is None:
-        raise NotFound(f"no lab request {request_id}")
-    return request
+async def get_lab_request(
+    session: AsyncSession, request_id: str, *, for_update: bool = False
+) -> LabRequest:
+    return await load(session, LabRequest, request_id, "lab request", for_update=for_update)
 
 
 async def list_lab_requests(
@@ -247,7 +246,7 @@ async def update_lab_request(
     expected_version: int | None,
 ) -> LabRequestOut:
     """updateLabRequest: start, enter results, complete (reported to the clinician)."""
-    request = await get_lab_request(uow.session, request_id)
+    request = await get_lab_request(uow.session, request_id, for_update=True)
     before = lab_request_out(request)
     current = before.model_dump(mode="json", by_alias=True)
     check_version(expected_version, request.version, current)

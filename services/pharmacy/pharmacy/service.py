@@ -9,9 +9,9 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.auth import Principal
-from kliniki.db import utcnow
+from kliniki.db import load, utcnow
 from kliniki.events import CloudEvent
-from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
+from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.orders import Orders, order_priority, ordered_at
 from kliniki.worklist.service import Worklist
@@ -89,11 +89,10 @@ async def cancel_prescription(uow: UnitOfWork, worklist: Worklist, event: CloudE
 # -- reading -------------------------------------------------------------------------------------
 
 
-async def get_prescription(session: AsyncSession, prescription_id: str) -> Prescription:
-    prescription = await session.get(Prescription, prescription_id)
-    if prescription is None:
-        raise NotFound(f"no prescription {prescription_id}")
-    return prescription
+async def get_prescription(
+    session: AsyncSession, prescription_id: str, *, for_update: bool = False
+) -> Prescription:
+    return await load(session, Prescription, prescription_id, "prescription", for_update=for_update)
 
 
 async def list_prescriptions(
@@ -127,7 +126,7 @@ async def dispense(
     expected_version: int | None,
 ) -> PrescriptionOut:
     """updatePrescription: record who dispensed, when, and the counselling given."""
-    prescription = await get_prescription(uow.session, prescription_id)
+    prescription = await get_prescription(uow.session, prescription_id, for_update=True)
     before = prescription_out(prescription)
     current = before.model_dump(mode="json", by_alias=True)
     # A second dispensing is refused whatever version it names: the record shows who did it.

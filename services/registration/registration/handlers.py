@@ -12,7 +12,7 @@ from registration import events
 from registration.domain import PaymentStatus, VisitStatus, advances
 from registration.models import Visit
 from registration.schemas import VisitOut
-from registration.service import visit_event_data, get_patient
+from registration.service import get_patient, visit_event_data
 
 
 async def _advance(

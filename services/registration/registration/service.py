@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
+from kliniki.db import load
+from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from registration import events
 from registration.domain import (
@@ -157,18 +158,20 @@ async def open_visit(uow: UnitOfWork, patient_id: str, payment_type: str | None)
     uow.session.add(visit)
     await uow.session.flush()
     await uow.publish(
-        events.VISIT_OPENED, visit_event_data(visit, patient, []), subject=patient.id, visit_id=visit.id
+        events.VISIT_OPENED,
+        visit_event_data(visit, patient, []),
+        subject=patient.id,
+        visit_id=visit.id,
     )
     out = VisitOut.model_validate(visit)
     await uow.audit("CREATE", "VISIT", visit.id, after=out)
     return out
 
 
-async def get_patient(session: AsyncSession, patient_id: str) -> Patient:
-    patient = await session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"no patient {patient_id}")
-    return patient
+async def get_patient(
+    session: AsyncSession, patient_id: str, *, for_update: bool = False
+) -> Patient:
+    return await load(session, Patient, patient_id, "patient", for_update=for_update)
 
 
 async def current_visit(session: AsyncSession, patient_id: str) -> Visit | None:
@@ -211,7 +214,7 @@ async def search_patients(session: AsyncSession, q: str) -> list[PatientOut]:
 async def correct_patient(
     uow: UnitOfWork, patient_id: str, body: PatientCorrection, expected_version: int | None
 ) -> PatientOut:
-    patient = await get_patient(uow.session, patient_id)
+    patient = await get_patient(uow.session, patient_id, for_update=True)
     visit = await current_visit(uow.session, patient.id)
     before = patient_out(patient, visit)
     check_version(expected_version, patient.version, before.model_dump(mode="json", by_alias=True))
@@ -238,11 +241,8 @@ async def correct_patient(
     return after
 
 
-async def get_visit(session: AsyncSession, visit_id: str) -> Visit:
-    visit = await session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}")
-    return visit
+async def get_visit(session: AsyncSession, visit_id: str, *, for_update: bool = False) -> Visit:
+    return await load(session, Visit, visit_id, "visit", for_update=for_update)
 
 
 async def list_visits(session: AsyncSession, status: VisitStatus | None) -> list[VisitOut]:
@@ -255,7 +255,7 @@ async def list_visits(session: AsyncSession, status: VisitStatus | None) -> list
 async def update_visit(
     uow: UnitOfWork, visit_id: str, body: VisitUpdate, expected_version: int | None
 ) -> VisitOut:
-    visit = await get_visit(uow.session, visit_id)
+    visit = await get_visit(uow.session, visit_id, for_update=True)
     before = VisitOut.model_validate(visit)
     check_version(expected_version, visit.version, before.model_dump(mode="json", by_alias=True))
     changes = body.model_dump(exclude_unset=True, exclude={"version"})

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kliniki.db import load
 from kliniki.measurements import Quantity
-from kliniki.problems import InvalidInput, NotFound, check_version
+from kliniki.problems import InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from triage import events
 from triage.domain import (
@@ -71,11 +72,10 @@ async def open_encounter(session: AsyncSession, patient_id: str, visit_id: str) 
         await session.flush()
 
 
-async def get_encounter(session: AsyncSession, encounter_id: str) -> Encounter:
-    encounter = await session.get(Encounter, encounter_id)
-    if encounter is None:
-        raise NotFound(f"no encounter {encounter_id}")
-    return encounter
+async def get_encounter(
+    session: AsyncSession, encounter_id: str, *, for_update: bool = False
+) -> Encounter:
+    return await load(session, Encounter, encounter_id, "encounter", for_update=for_update)
 
 
 async def find_encounters(
@@ -92,7 +92,7 @@ async def find_encounters(
 async def update_encounter(
     uow: UnitOfWork, encounter_id: str, body: EncounterUpdate, expected_version: int | None
 ) -> EncounterOut:
-    encounter = await get_encounter(uow.session, encounter_id)
+    encounter = await get_encounter(uow.session, encounter_id, for_update=True)
     before = encounter_out(encounter)
     check_version(
         expected_version, encounter.version, before.model_dump(mode="json", by_alias=True)

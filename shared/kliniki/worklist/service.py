@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE
-from kliniki.problems import InvalidInput, NotFound, check_version
+from kliniki.db import load
+from kliniki.problems import InvalidInput, check_version
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import (
@@ -68,11 +69,13 @@ class Worklist:
             query = query.where(a.assigned_to_user_id == assigned_to)
         return list((await session.scalars(query)).all())
 
-    async def get(self, session: AsyncSession, assignment_id: str) -> Any:
-        assignment = await session.get(self.models.Assignment, assignment_id)
-        if assignment is None:
-            raise NotFound(f"no {self.stage.value} assignment {assignment_id}")
-        return assignment
+    async def get(
+        self, session: AsyncSession, assignment_id: str, *, for_update: bool = False
+    ) -> Any:
+        label = f"{self.stage.value} assignment"
+        return await load(
+            session, self.models.Assignment, assignment_id, label, for_update=for_update
+        )
 
     async def roster(self, session: AsyncSession) -> list[DutyOut]:
         await self._ensure_roster(session)
@@ -233,7 +236,7 @@ class Worklist:
     ) -> Any:
         """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent)."""
         session = uow.session
-        assignment = await self.get(session, assignment_id)
+        assignment = await self.get(session, assignment_id, for_update=True)
         before = AssignmentOut.model_validate(assignment)
         check_version(
             expected_version, assignment.version, before.model_dump(mode="json", by_alias=True)
