@@ -6,7 +6,7 @@ SERVICES := registration triage clinical lab pharmacy billing notifier
 PACKAGES := shared $(addprefix services/,$(SERVICES))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format token migrate bench demo clean-test-data lock help
+.PHONY: install run test lint format token migrate bench demo audit-verify audit-history lock help
 
 help:
 	@echo "make install | run | test | lint | token USER=nurse_sarah | bench | migrate | lock"
@@ -44,6 +44,12 @@ bench: install ## benchmarks that print figures (BENCH=bench_x to pick one; they
 
 demo: install ## with `make run` going: replay the scenario and print what each staff member saw
 	$(BIN)/python tools/demo.py
+
+audit-verify: install ## check every service's hash-chained audit trail (exit 1 if broken)
+	$(BIN)/python -m kliniki.audit_verify
+
+audit-history: install ## a patient's history across services: make audit-history PATIENT=<id>
+	$(BIN)/python tools/audit_history.py $(PATIENT)
 
 lock: ## refresh requirements.lock from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

@@ -15,9 +15,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -26,12 +27,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kliniki.access import Permission
+from kliniki.audit import history
+from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
 from kliniki.outbox import OutboxRelay
-from kliniki.problems import Problem
+from kliniki.problems import InvalidInput, Problem
 from kliniki.settings import ServiceSettings
+from kliniki.web import UoW, require
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +167,20 @@ def _health_router() -> APIRouter:
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
+        )
+
+    @router.get("/audit", tags=["audit"], summary="Audit records of a patient or a resource")
+    async def read_audit(
+        principal: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
+        uow: UoW,
+        patient_id: Annotated[str | None, Query(alias="patientId", max_length=64)] = None,
+        resource_id: Annotated[str | None, Query(alias="resourceId", max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        if not patient_id and not resource_id:
+            raise InvalidInput("patientId", "name a patientId or a resourceId")
+        return await history(
+            uow.session, uow.tables, patient_id=patient_id, resource_id=resource_id, limit=limit
         )
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

@@ -203,7 +203,7 @@ class EventConsumer:
                 traceparent=event.traceparent,
             )
             await handler(uow, event)
-            await session.commit()
+            await uow.commit()
             return True
 
     async def _retry_or_dead_letter(

@@ -104,6 +104,9 @@ def _define_kernel_tables(metadata: MetaData) -> None:
         Column("after", JSONB),
         Column("details", Text),
         Column("request_id", Text),
+        # The chain: each record's hash covers the previous record's hash (kliniki.audit).
+        Column("prev_hash", Text),
+        Column("hash", Text),
         Index("ix_audit_log_resource", "resource", "resource_id"),
     )
     Table(

@@ -7,6 +7,7 @@ unless the change committed, and no change commits without its events and audit 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.audit import write_audit
+from kliniki.audit import AuditRecord, append_records
 from kliniki.db import KernelTables
 from kliniki.events import CloudEvent, versioned_type
 from kliniki.outbox import stage_event
@@ -51,6 +52,7 @@ class UnitOfWork:
         self.correlation_id = correlation_id or request_id
         self.traceparent = traceparent
         self.published: list[CloudEvent] = []
+        self.audit_records: list[AuditRecord] = []
 
     async def publish(
         self,
@@ -86,23 +88,29 @@ class UnitOfWork:
         after: Any = None,
         details: str | None = None,
     ) -> None:
-        await write_audit(
-            self.session,
-            self.tables,
-            actor_id=self.actor_id,
-            action=action,
-            resource=resource,
-            resource_id=resource_id,
-            before=to_json(before),
-            after=to_json(after),
-            details=details,
-            request_id=self.request_id,
+        """Record a change; written (hash-chained) when this unit of work commits."""
+        self.audit_records.append(
+            AuditRecord(
+                actor_id=self.actor_id,
+                action=action,
+                resource=resource,
+                resource_id=resource_id,
+                before=to_json(before),
+                after=to_json(after),
+                details=details,
+                request_id=self.request_id,
+                occurred_at=dt.datetime.now(dt.UTC),
+            )
         )
 
     async def commit(self) -> None:
+        await self.session.flush()  # every row lock is taken before the audit chain's lock
+        await append_records(self.session, self.tables, self.audit_records)
+        self.audit_records.clear()
         await self.session.commit()
 
     async def rollback(self) -> None:
+        self.audit_records.clear()
         await self.session.rollback()
 
     # -- Idempotency-Key (DESIGN.md section 5: retries are safe) --------------------------------
