@@ -60,6 +60,8 @@ class Permission(StrEnum):
     CONSULTATION_WRITE = "consultation:write"  # diagnoses, prescriptions, lab orders
     LAB_RESULT_ENTER = "lab-result:enter"  # results of a lab request, its status
     PRESCRIPTION_DISPENSE = "prescription:dispense"  # dispensing and counselling notes
+    INVOICE_READ = "invoice:read"  # a visit's charges, payments and balance
+    PAYMENT_TAKE = "payment:take"  # processPayment at the till
     AUDIT_READ = "audit:read"
 
 
@@ -85,6 +87,9 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
     Permission.CONSULTATION_WRITE: frozenset({Role.CLINICAL_OFFICER}),
     Permission.LAB_RESULT_ENTER: frozenset({Role.LAB_TECHNICIAN}),
     Permission.PRESCRIPTION_DISPENSE: frozenset({Role.PHARMACIST}),
+    # The front desk answers "what do I owe?"; only the till takes money.
+    Permission.INVOICE_READ: frozenset({Role.CASHIER, Role.RECEPTIONIST, Role.ADMIN}),
+    Permission.PAYMENT_TAKE: frozenset({Role.CASHIER, Role.ADMIN}),
 }
 
 # Who hands patients on to each stage: they may put a patient on that stage's worklist.

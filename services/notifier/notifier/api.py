@@ -1,12 +1,14 @@
-"""The notifier's HTTP routes: the notification list for a page that is not connected."""
+"""The notifier's HTTP routes: notifications and presence for a page that is not connected."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from kliniki.access import PRESENCE_ENTITY_ROLES, may_see_presence
 from kliniki.auth import Principal
+from kliniki.problems import Forbidden, InvalidInput
 from kliniki.schemas import StrictApiModel
 from kliniki.web import UoW, current_principal
 from notifier import feed
@@ -34,3 +36,22 @@ async def mark_read(body: MarkRead, principal: Staff, uow: UoW) -> dict[str, int
     count = await feed.mark_read(uow.session, principal, body.ids[:1000])
     await uow.commit()
     return {"marked": count}
+
+
+@router.get("/presence", summary="Who has an entity open (viewing or editing), on any replica")
+async def presence(
+    request: Request,
+    principal: Staff,
+    entity_type: Annotated[str, Query(alias="entityType", min_length=1, max_length=200)],
+    entity_id: Annotated[str, Query(alias="entityId", min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    if entity_type not in PRESENCE_ENTITY_ROLES:
+        raise InvalidInput("entityType", f"one of {', '.join(sorted(PRESENCE_ENTITY_ROLES))}")
+    if not may_see_presence(principal.roles, entity_type):
+        raise Forbidden(f"your roles may not open a {entity_type}")
+    board = request.app.state.board
+    return {
+        "entityType": entity_type,
+        "entityId": entity_id,
+        "members": board.members(entity_type, entity_id),
+    }

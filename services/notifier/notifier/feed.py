@@ -26,14 +26,17 @@ def _addressed_to(principal: Principal) -> Any:
 
 
 async def missed_since(
-    session: AsyncSession, principal: Principal, after: int, limit: int = REPLAY_BATCH
+    session: AsyncSession,
+    principal: Principal,
+    after: int,
+    limit: int = REPLAY_BATCH,
+    until: int | None = None,
 ) -> list[Notification]:
-    query = (
-        select(Notification)
-        .where(_addressed_to(principal), Notification.id > after)
-        .order_by(Notification.id)
-        .limit(limit)
-    )
+    """The user's notifications with ``after < id`` (and ``id <= until``), oldest first."""
+    query = select(Notification).where(_addressed_to(principal), Notification.id > after)
+    if until is not None:
+        query = query.where(Notification.id <= until)
+    query = query.order_by(Notification.id).limit(limit)
     return list((await session.scalars(query)).all())
 
 

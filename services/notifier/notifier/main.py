@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from kliniki.app import ConsumerSpec, create_service_app
-from kliniki.settings import ServiceSettings
 from notifier.api import router
+from notifier.cluster import PresenceCluster, new_replica_id
 from notifier.handlers import subscriptions
 from notifier.hub import Hub
-from notifier.live import live_fanout
+from notifier.live import NotificationTail, live_tasks
 from notifier.models import Base
+from notifier.presence import PresenceBoard
+from notifier.settings import NotifierSettings
 from notifier.ws import websocket_router
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app() -> FastAPI:
+    settings = NotifierSettings()
+    replica_id = new_replica_id()
     hub = Hub()
-    app = create_service_app(
-        ServiceSettings(service_name="notifier"),
-        Base.metadata,
-        routers=[router, websocket_router(hub)],
-        consumers=[ConsumerSpec("notifications", subscriptions())],
-        background=[live_fanout(hub)],
-        description="Live notifications, presence and typing over WebSockets at /ws.",
+    tail = NotificationTail(hub, settings.live_poll_seconds)
+    board = PresenceBoard(
+        replica_id,
+        typing_expiry=settings.typing_expiry_seconds,
+        replica_expiry=settings.presence_replica_expiry_seconds,
+        client_timeout=settings.presence_client_timeout_seconds,
     )
+    cluster = PresenceCluster(board, settings)
+    app = create_service_app(
+        settings,
+        Base.metadata,
+        routers=[router, websocket_router(hub, board, tail, settings)],
+        consumers=[ConsumerSpec("notifications", subscriptions())],
+        background=[*live_tasks(tail, replica_id), *cluster.background_tasks()],
+        description="Live notifications, presence and typing over WebSockets at /ws. "
+        "The JavaScript client is at /static/kliniki-live.js.",
+    )
+    # The browser client: one file a department frontend includes (see the README).
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.hub = hub
+    app.state.board = board
+    app.state.replica_id = replica_id
     return app

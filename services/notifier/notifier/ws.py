@@ -2,32 +2,48 @@
 
 Connect with ``?token=`` or an ``Authorization: Bearer`` header. Frames are
 ``{"event": NAME, "data": {...}}``; stored notifications also carry ``id``, the cursor to
-``resume`` from after a reconnect.
+``resume`` from after a reconnect. ``?after=<id>`` on the URL is the same as a ``resume`` sent
+first, without the instant in which live frames could overtake the replay.
+
+Close codes: 4401 bad token, 4408 too slow reading (reconnect and resume), 1013 the notifier
+cannot reach its database yet (reconnect later).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from kliniki.access import frame_for
+from kliniki.access import (
+    PRESENCE_ENTITY_ROLES,
+    live_frame_for,
+    may_see_presence,
+    may_see_typing,
+)
 from kliniki.auth import InvalidToken, Principal, bearer_token
 from kliniki.kernel import Kernel
 from notifier import feed
 from notifier.hub import CLOSE_SLOW_CONSUMER, Connection, Hub
+from notifier.live import NotificationTail
+from notifier.presence import MODES, PresenceBoard
+from notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TRY_AGAIN_LATER = 1013
 MAX_CLIENT_FRAME_BYTES = 16_384
+MAX_ID_LENGTH = 200
+READY_TIMEOUT_SECONDS = 10.0
 
 
-def websocket_router(hub: Hub) -> APIRouter:
+def websocket_router(
+    hub: Hub, board: PresenceBoard, tail: NotificationTail, settings: NotifierSettings
+) -> APIRouter:
     router = APIRouter()
 
     @router.websocket("/ws")
@@ -44,50 +60,110 @@ def websocket_router(hub: Hub) -> APIRouter:
         except InvalidToken as exc:
             await websocket.close(code=CLOSE_UNAUTHORIZED, reason=f"unauthorized: {exc}"[:120])
             return
-        connection = Connection(websocket, principal)
-        hub.add(connection)
-        session = ClientSession(kernel, hub, connection)
-        tasks = {
-            asyncio.create_task(connection.write_forever()),
-            asyncio.create_task(session.read_forever()),
-            asyncio.create_task(connection.closed.wait()),
-        }
+        after = _non_negative_int(websocket.query_params.get("after"))
+        try:  # live delivery needs the tail position (one database read at start-up)
+            await asyncio.wait_for(tail.ready.wait(), READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await websocket.close(CLOSE_TRY_AGAIN_LATER, "the notifier is starting; reconnect")
+            return
+        connection = Connection(
+            websocket,
+            principal,
+            send_buffer_frames=settings.ws_send_buffer_frames,
+            stalled_send_seconds=settings.ws_stalled_send_seconds,
+        )
+        hub.add(connection, tail.position)
+        session = ClientSession(kernel, hub, board, connection, settings)
+        writer = asyncio.create_task(connection.write_forever())
+        reader = asyncio.create_task(session.read_forever(resume_after=after))
+        too_slow = asyncio.create_task(connection.closed.wait())
+        tasks = {writer, reader, too_slow}
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if connection.closed.is_set():
-                with contextlib.suppress(Exception):
-                    await websocket.close(
-                        code=CLOSE_SLOW_CONSUMER,
-                        reason="too slow reading frames; reconnect and resume",
-                    )
+                writer.cancel()  # its pending send would race the close frame
+                connection.drop_queued()
+                await _close_slow(websocket, settings.ws_close_timeout_seconds)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            board.drop(connection)
             hub.remove(connection)
 
     return router
 
 
+async def _close_slow(websocket: WebSocket, timeout: float) -> None:
+    """Send 4408; a client that is reading slowly gets it after what it already has. One that
+    reads nothing never frees room for it, so after ``timeout`` its TCP connection is cut."""
+    try:
+        await asyncio.wait_for(
+            websocket.close(
+                code=CLOSE_SLOW_CONSUMER, reason="too slow reading frames; reconnect and resume"
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        _abort_transport(websocket)
+    except Exception:
+        log.debug("closing a slow socket failed", exc_info=True)
+
+
+def _abort_transport(websocket: WebSocket) -> None:
+    # ASGI cannot drop a connection whose send buffer is full (its close waits for room), so
+    # reach the server's transport when it is there to find (uvicorn's protocols keep it);
+    # otherwise the server's own keepalive ends it later.
+    protocol = getattr(websocket._send, "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
+
+
+def _non_negative_int(raw: str | None) -> int | None:
+    if raw is None or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+def _identifier(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return None
+
+
 class ClientSession:
     """Reads one client's frames and answers them."""
 
-    def __init__(self, kernel: Kernel, hub: Hub, connection: Connection) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        hub: Hub,
+        board: PresenceBoard,
+        connection: Connection,
+        settings: NotifierSettings,
+    ) -> None:
         self.kernel = kernel
         self.hub = hub
+        self.board = board
         self.connection = connection
+        self.settings = settings
 
     @property
     def principal(self) -> Principal:
         return self.connection.principal
 
-    async def read_forever(self) -> None:
+    async def read_forever(self, resume_after: int | None = None) -> None:
+        if resume_after is not None:
+            await self.resume(resume_after)
         websocket = self.connection.websocket
         while True:
             try:
                 text = await websocket.receive_text()
-            except (WebSocketDisconnect, RuntimeError):
+            except (WebSocketDisconnect, RuntimeError, KeyError):
                 return
+            self.board.heard(self.connection)
             if len(text) > MAX_CLIENT_FRAME_BYTES:
                 self.error(f"frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes")
                 continue
@@ -102,14 +178,16 @@ class ClientSession:
             await self.handle(event, data)
 
     def error(self, message: str, event: str | None = None) -> None:
-        self.connection.send_frame("error", {"message": message, "inReplyTo": event})
+        self.connection.send_frame(
+            "error", {"message": message, "inReplyTo": event[:64] if event else None}
+        )
 
     async def handle(self, event: str, data: dict[str, Any]) -> None:
         if event == "ping":
             self.connection.send_frame("pong", {})
         elif event == "resume":
             after = data.get("after", 0)
-            if not isinstance(after, int) or after < 0:
+            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
                 self.error("resume needs {after: <the last id you received>}", event)
                 return
             await self.resume(after)
@@ -122,29 +200,85 @@ class ClientSession:
                 count = await feed.mark_read(session, self.principal, ids[:1000])
                 await session.commit()
             self.connection.send_frame("marked_read", {"count": count})
+        elif event in ("entity_edit_start", "entity_edit_end"):
+            self.presence(event, data)
+        elif event in ("typing_start", "typing_stop"):
+            self.typing(event, data)
         else:
-            self.error(f"unknown event {event!r}", event)
+            self.error(f"unknown event {event[:64]!r}", event)
+
+    def presence(self, event: str, data: dict[str, Any]) -> None:
+        entity_type, entity_id = _identifier(data, "entityType"), _identifier(data, "entityId")
+        if entity_type is None or entity_id is None:
+            self.error(f"{event} needs {{entityType, entityId}}", event)
+            return
+        if entity_type not in PRESENCE_ENTITY_ROLES:
+            known = ", ".join(sorted(PRESENCE_ENTITY_ROLES))
+            self.error(f"unknown entityType {entity_type!r}; one of: {known}", event)
+            return
+        if not may_see_presence(self.principal.roles, entity_type):
+            self.error(f"your roles may not open a {entity_type}", event)
+            return
+        if event == "entity_edit_end":
+            self.board.leave(self.connection, entity_type, entity_id)
+            return
+        mode = data.get("mode", "viewing")
+        if mode not in MODES:
+            self.error(f"mode is one of {', '.join(MODES)}", event)
+            return
+        rooms = self.board.rooms_of(self.connection)
+        if (entity_type, entity_id) not in rooms and len(rooms) >= (
+            self.settings.max_rooms_per_socket
+        ):
+            self.error(
+                f"a socket may have {self.settings.max_rooms_per_socket} entities open; "
+                "send entity_edit_end for one first",
+                event,
+            )
+            return
+        self.board.join(self.connection, entity_type, entity_id, mode)
+
+    def typing(self, event: str, data: dict[str, Any]) -> None:
+        patient_id, field = _identifier(data, "patientId"), _identifier(data, "field")
+        if patient_id is None or field is None:
+            self.error(f"{event} needs {{patientId, field}}", event)
+            return
+        if not may_see_typing(self.principal.roles, field):
+            self.error(f"your roles may not edit the field {field!r} of a patient", event)
+            return
+        self.board.typing(self.connection, patient_id, field, event == "typing_start")
 
     async def resume(self, after: int) -> None:
-        """Send what the user missed after ``after``, in order and once, then go on live."""
+        """Send what the user missed after ``after``, in order and once, then go on live.
+
+        The socket has sent ``(sent_from, cursor]`` already (live); the replay is what lies
+        after ``after`` below that range and above it. Live frames that arrive meanwhile wait.
+        """
         conn = self.connection
         conn.replaying = True
         try:
-            cursor = max(after, 0)
-            conn.cursor = max(conn.cursor, cursor)
-            while True:
-                async with self.kernel.sessionmaker() as session:
-                    batch = await feed.missed_since(session, self.principal, cursor)
-                for notification in batch:
-                    data = frame_for(notification.event, notification.data, self.principal.roles)
-                    cursor = notification.id
-                    if data is None or notification.id <= conn.cursor:
-                        continue
-                    conn.replaying = False  # let this one through in order
-                    conn.send_frame(notification.event, data, notification.id)
-                    conn.replaying = True
-                if len(batch) < feed.REPLAY_BATCH:
-                    break
+            sent_from = conn.sent_from if conn.sent_from is not None else conn.cursor
+            if after < sent_from:
+                await self._replay(after, until=sent_from)
+            await self._replay(max(after, conn.cursor), until=None)
+            # Everything up to ``after`` the client has by its own word (perhaps from another
+            # replica whose live delivery was ahead of this one's).
+            conn.sent_from = min(sent_from, after)
+            conn.cursor = max(conn.cursor, after)
         finally:
             conn.end_replay()
         conn.send_frame("resumed", {"cursor": conn.cursor})
+
+    async def _replay(self, after: int, until: int | None) -> None:
+        conn = self.connection
+        cursor = after
+        while not conn.closed.is_set():
+            async with self.kernel.sessionmaker() as session:
+                batch = await feed.missed_since(session, self.principal, cursor, until=until)
+            for notification in batch:
+                cursor = notification.id
+                data = live_frame_for(notification.event, notification.data, self.principal.roles)
+                if data is not None:
+                    await conn.send_replayed(notification.event, data, notification.id)
+            if len(batch) < feed.REPLAY_BATCH:
+                return
