@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from billing.api import billing_router
+from billing.domain import PriceList
+from billing.handlers import billing_subscriptions
 from billing.models import Base, worklist_models
+from billing.service import Billing
 from kliniki.department import create_department_app
+from kliniki.settings import ServiceSettings
 
 
 def create_app() -> FastAPI:
+    settings = ServiceSettings(service_name="billing")
+    # Loaded once at start: a malformed price list stops the service instead of misbilling.
+    prices = PriceList.from_file(settings.price_list_file)
     app, _ = create_department_app(
         "billing",
         Base.metadata,
         worklist_models,
+        routers_factory=lambda worklist: [billing_router(Billing(prices, worklist))],
+        subscriptions_factory=lambda worklist: billing_subscriptions(Billing(prices, worklist)),
         description="Charges, the invoice of a visit, payments, closing the visit.",
     )
     return app
