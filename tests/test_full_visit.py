@@ -42,6 +42,10 @@ def urls(stack: Stack) -> dict[str, str]:
     return {s: stack.url(s) for s in stack.processes}
 
 
+def sockets_of(run: VisitRun, user: str, event: str) -> list[dict[str, Any]]:
+    return [f for f in run.sockets[user].frames if f["event"] == event]
+
+
 def names(frames: list[dict[str, Any]]) -> set[str]:
     return {f["event"] for f in frames}
 
@@ -84,6 +88,20 @@ async def test_john_does_visit_from_registration_to_payment(stack: Stack, http) 
     assert triage_assignment["message"].endswith("assigned for triage")
     assert triage_assignment["priority"] == "NORMAL"
     assert {"patient_updated", "visit_completed"} <= names(sarah)
+
+    # Sarah saw Dr. Smith come to John Doe's record ("Dr. Smith is now handling John Doe").
+    joined = [
+        m["userId"]
+        for f in sockets_of(run, "nurse_sarah", "presence_diff")
+        if f["data"]["entityId"] == pid
+        for m in f["data"]["joins"]
+    ]
+    assert "dr_smith" in joined
+    # Dr. Smith saw Mike typing the lab results.
+    typing = [f["data"] for f in doctor if f["event"] == "typing"]
+    assert {"userId": "mike_lab_tech", "field": "lab_results", "isTyping": True}.items() <= next(
+        t for t in typing if t["isTyping"]
+    ).items()
 
     # Clinical officer (Dr. Smith): urgent assignment, Sarah's triage, lab results, follow-up.
     consult = [f["data"] for f in doctor if f["event"] == "new_assignment"]

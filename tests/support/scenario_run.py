@@ -157,6 +157,9 @@ async def run_visit(
     await sockets["mike_lab_tech"].send(
         "entity_edit_start", {"entityType": "lab_request", "entityId": lab_request["id"]}
     )
+    await sockets["mike_lab_tech"].send(
+        "entity_edit_start", {"entityType": "patient", "entityId": pid}
+    )
     await sockets["mike_lab_tech"].send("typing_start", {"patientId": pid, "field": "lab_results"})
     lab_view = await journey.call(
         "GET", "lab", f"/lab-requests/{lab_request['id']}", "mike_lab_tech"
@@ -279,6 +282,6 @@ async def run_visit(
     )
     written = time.perf_counter()
     await seen("dr_smith", "follow_up_scheduled", written)
-    for user in ("nurse_sarah", "dr_smith"):
+    for user in ("nurse_sarah", "dr_smith", "mike_lab_tech"):
         await sockets[user].send("entity_edit_end", {"entityType": "patient", "entityId": pid})
     return run
