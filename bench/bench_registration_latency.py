@@ -105,12 +105,8 @@ def main() -> None:
     p50, p99 = statistics.median(ms), percentile(ms, 99)
     b50, b99 = statistics.median(base), percentile(base, 99)
     print(f"registrations measured: {len(ms)}")
-    print(
-        f"POST /patients returned -> Sarah's frame: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-    )
-    print(
-        f"baseline, one RabbitMQ publish->consume hop: p50 {b50:.2f} ms, p99 {b99:.2f} ms"
-    )
+    print(f"POST /patients returned -> Sarah's frame: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(f"baseline, one RabbitMQ publish->consume hop: p50 {b50:.2f} ms, p99 {b99:.2f} ms")
     print(f"ratio (p50 / baseline p50): {p50 / b50:.1f}x")
 
 
