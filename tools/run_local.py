@@ -60,6 +60,8 @@ async def main() -> int:
             "65536",
             "--timeout-graceful-shutdown",
             "10",
+            "--timeout-keep-alive",
+            "75",  # longer than clients' and load balancers' idle keep-alive
             "--no-access-log",
         ]
         processes.append(await run(cmd, service, COLOURS[index], env))

@@ -164,6 +164,10 @@ class Stack:
                 "--no-access-log",
                 "--ws-max-size",
                 "65536",
+                # Longer than clients' idle keep-alive: a reused connection is never closed
+                # under a request (httpx keeps idle connections 5 s, uvicorn's default too).
+                "--timeout-keep-alive",
+                "75",
             ],
             env=self.env(service, **env),
             stdout=log,
