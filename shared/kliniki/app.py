@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import MetaData, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,6 +31,7 @@ from kliniki.access import Permission
 from kliniki.audit import history
 from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
+from kliniki.db import is_database_unavailable
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
 from kliniki.outbox import OutboxRelay
@@ -41,6 +42,8 @@ from kliniki.web import UoW, require
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# SQLSTATEs of text PostgreSQL cannot hold (a NUL character, ``\u0000`` in JSON): the input's fault.
+TEXT_REFUSED_SQLSTATES = {"22021", "22P05"}
 
 HTTP_REQUESTS = Histogram(
     "kliniki_http_request_duration_seconds",
@@ -117,6 +120,25 @@ def _install_error_handlers(app: FastAPI) -> None:
             "the server failed; nothing was saved. Quote the request id to IT.",
             requestId=getattr(request.state, "request_id", None),
         )
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) in TEXT_REFUSED_SQLSTATES:
+            return problem_response(
+                422, "Invalid input", "text may not contain NUL (\\u0000) characters"
+            )
+        if is_database_unavailable(exc):  # restarting, failing over: over in a moment
+            log.warning("database unavailable on %s: %s", request.url.path, exc)
+            response = problem_response(
+                503,
+                "Service unavailable",
+                "the database is unavailable for a moment; try again (a retry with the same "
+                "Idempotency-Key never saves twice)",
+            )
+            response.headers["Retry-After"] = "2"
+            return response
+        return await on_crash(request, exc)
 
 
 def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:

@@ -26,11 +26,10 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kliniki.broker import Broker
-from kliniki.db import KernelTables
+from kliniki.db import KernelTables, is_database_unavailable
 from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
 from kliniki.uow import UnitOfWork
@@ -58,12 +57,6 @@ class Subscription:
     service: str
     routing_key: str
     handler: EventHandler
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError)
 
 
 class EventConsumer:
@@ -168,7 +161,7 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if _is_transient(exc):
+                if is_database_unavailable(exc):
                     log.warning("database unavailable handling %s, retrying: %s", event.id, exc)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -170,6 +171,21 @@ async def load(
     if record is None:
         raise NotFound(f"no {label} {record_id}")
     return record
+
+
+# Connection exceptions (class 08), shutting down or starting up (57P01-03), too many clients.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (a restart, a failover):
+    not the request's or the event's fault, and over once the database is back."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if (getattr(exc.orig, "sqlstate", None) or "").startswith(UNAVAILABLE_SQLSTATES):
+            return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError)
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:

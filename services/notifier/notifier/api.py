@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 
 from kliniki.access import PRESENCE_ENTITY_ROLES, may_see_presence
 from kliniki.auth import Principal
@@ -17,8 +18,11 @@ router = APIRouter(tags=["notifications"])
 Staff = Annotated[Principal, Depends(current_principal)]
 
 
+BIGINT_MAX = 2**63 - 1  # notification ids are PostgreSQL bigints
+
+
 class MarkRead(StrictApiModel):
-    ids: list[int]
+    ids: list[Annotated[int, Field(ge=1, le=BIGINT_MAX)]]
 
 
 @router.get("/notifications", summary="My notifications, unread first")
