@@ -20,8 +20,14 @@ ROUTES = all_routes()
 
 def role_token(role: str, secret: str = DEV_JWT_SECRET, **claims: object) -> str:
     now = dt.datetime.now(dt.UTC)
-    body = {"sub": f"walker_{role}", "name": f"Walker ({role})", "roles": [role],
-            "iat": now, "exp": now + dt.timedelta(minutes=30), **claims}
+    body = {
+        "sub": f"walker_{role}",
+        "name": f"Walker ({role})",
+        "roles": [role],
+        "iat": now,
+        "exp": now + dt.timedelta(minutes=30),
+        **claims,
+    }
     return jwt.encode(body, secret, algorithm="HS256")
 
 
@@ -29,9 +35,15 @@ BAD_TOKENS = {
     "no token": None,
     "expired": role_token("admin", exp=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)),
     "another key": role_token("admin", secret="a-completely-different-key-32-bytes!!"),
-    "alg none": jwt.encode({"sub": "mallory", "roles": ["admin"],
-                            "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)},
-                           None, algorithm="none"),
+    "alg none": jwt.encode(
+        {
+            "sub": "mallory",
+            "roles": ["admin"],
+            "exp": dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        },
+        None,
+        algorithm="none",
+    ),
 }
 
 

@@ -25,7 +25,8 @@ async def test_twenty_clients_on_one_encounter_one_write_per_version_nothing_los
             current = (await http.get(url, headers=auth(user))).json()
             complaint = f"Chest pain, noted by clinician {n}"
             response = await http.patch(
-                url, json={"chiefComplaint": complaint, "version": current["version"]},
+                url,
+                json={"chiefComplaint": complaint, "version": current["version"]},
                 headers=auth(user),
             )
             if response.status_code == 200:

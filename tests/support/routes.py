@@ -12,8 +12,15 @@ from fastapi.routing import APIRoute
 from kliniki.access import Permission, Stage, roles_for
 from kliniki.settings import SERVICE_PORTS
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc",
-                "/docs/oauth2-redirect"}
+PUBLIC_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/redoc",
+    "/docs/oauth2-redirect",
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,5 @@ def all_routes() -> list[Route]:
                 continue
             requirement = _requirement(route.dependant)
             for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                routes.append(
-                    Route(service, method, route.path, *(requirement or (None, None)))
-                )
+                routes.append(Route(service, method, route.path, *(requirement or (None, None))))
     return routes
