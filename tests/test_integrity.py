@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.support.journey import Journey
 from tests.support.stack import Stack, auth
 
@@ -59,3 +61,21 @@ async def test_twenty_clients_on_one_encounter_one_write_per_version_nothing_los
     assert [(a, c) for _, a, c in trail] == sorted(accepted)
     assert all(after == before + 1 for before, after, _ in trail)
     print(f"20 writers: 20 accepted, {conflicts} refused with 409 and retried")
+
+
+async def test_oversized_bodies_and_frames_are_refused_not_buffered(stack: Stack, http) -> None:
+    import websockets
+
+    huge = {"firstName": "John", "lastName": "Doe", "notes": "x" * 2_000_000}
+    response = await http.post(
+        f"{stack.url('registration')}/patients", json=huge, headers=auth("alice_receptionist")
+    )
+    assert response.status_code == 413
+    assert "limited to" in response.json()["detail"]
+
+    async with websockets.connect(stack.ws_url("nurse_sarah"), max_size=2**22) as ws:
+        await ws.send('{"event": "ping", "data": {"pad": "' + "x" * 200_000 + '"}}')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            for _ in range(10):
+                await asyncio.wait_for(ws.recv(), timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
