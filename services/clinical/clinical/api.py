@@ -31,7 +31,8 @@ Clinician = Annotated[Principal, Depends(require(Permission.CONSULTATION_WRITE))
 
 def clinical_router(settings: ServiceSettings) -> APIRouter:
     router = APIRouter(prefix="/patients/{patient_id}", tags=["consultation"])
-    catalogue_file = settings.lab_catalogue_file
+    # Read once: the catalogue is configuration (a change takes a restart, as in the lab).
+    orderable = orderable_tests(settings.lab_catalogue_file)
 
     @router.get("/record", response_model=PatientRecord, summary="The doctor's view")
     async def patient_record(patient_id: str, principal: ClinicalReader, uow: UoW) -> PatientRecord:
@@ -57,7 +58,6 @@ def clinical_router(settings: ServiceSettings) -> APIRouter:
     async def add_lab_request(
         patient_id: str, body: LabRequestCreate, principal: Clinician, uow: UoW, request: Request
     ) -> JSONResponse:
-        orderable = orderable_tests(catalogue_file)
         return await idempotent_create(
             request, uow, lambda: service.add_lab_request(uow, patient_id, body, orderable)
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +22,12 @@ from clinical.schemas import (
     PrescriptionOut,
     TriageFindingsOut,
 )
+from kliniki.db import load
 from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
 from kliniki.uow import UnitOfWork
 
 PatientSnapshot = worklist_models.PatientSnapshot
+OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
 
 
 async def current_visit(session: AsyncSession, patient_id: str, visit_id: str | None) -> str:
@@ -45,6 +47,29 @@ async def visit_priority(session: AsyncSession, visit_id: str) -> str:
     return "NORMAL" if category in (None, "NORMAL") else "URGENT"
 
 
+async def _record_created(
+    uow: UnitOfWork,
+    record: Diagnosis | Prescription | LabRequest,
+    out_model: type[OutModel],
+    routing_key: str,
+    resource: str,
+    id_field: str,
+    **extra: Any,
+) -> OutModel:
+    """Save a new clinical record, announce it (the record's fields + ``id_field``) and audit."""
+    uow.session.add(record)
+    await uow.session.flush()
+    out = out_model.model_validate(record)
+    await uow.publish(
+        routing_key,
+        {**out.model_dump(mode="json", by_alias=True), id_field: record.id, **extra},
+        subject=record.patient_id,
+        visit_id=record.visit_id,
+    )
+    await uow.audit("CREATE", resource, record.id, after=out)
+    return out
+
+
 async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate) -> DiagnosisOut:
     visit_id = await current_visit(uow.session, patient_id, body.visit_id)
     diagnosis = Diagnosis(
@@ -56,17 +81,9 @@ async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate)
         notes=body.notes,
         diagnosed_by=uow.actor_id,
     )
-    uow.session.add(diagnosis)
-    await uow.session.flush()
-    out = DiagnosisOut.model_validate(diagnosis)
-    await uow.publish(
-        events.DIAGNOSIS_ADDED,
-        {**out.model_dump(mode="json", by_alias=True), "diagnosisId": diagnosis.id},
-        subject=patient_id,
-        visit_id=visit_id,
+    return await _record_created(
+        uow, diagnosis, DiagnosisOut, events.DIAGNOSIS_ADDED, "DIAGNOSIS", "diagnosisId"
     )
-    await uow.audit("CREATE", "DIAGNOSIS", diagnosis.id, after=out)
-    return out
 
 
 async def add_prescription(
@@ -83,21 +100,15 @@ async def add_prescription(
         instructions=body.instructions,
         prescribed_by=uow.actor_id,
     )
-    uow.session.add(prescription)
-    await uow.session.flush()
-    out = PrescriptionOut.model_validate(prescription)
-    await uow.publish(
+    return await _record_created(
+        uow,
+        prescription,
+        PrescriptionOut,
         events.PRESCRIPTION_CREATED,
-        {
-            **out.model_dump(mode="json", by_alias=True),
-            "prescriptionId": prescription.id,
-            "priority": await visit_priority(uow.session, visit_id),
-        },
-        subject=patient_id,
-        visit_id=visit_id,
+        "PRESCRIPTION",
+        "prescriptionId",
+        priority=await visit_priority(uow.session, visit_id),  # pharmacy's worklist lane
     )
-    await uow.audit("CREATE", "PRESCRIPTION", prescription.id, after=out)
-    return out
 
 
 async def add_lab_request(
@@ -116,17 +127,9 @@ async def add_lab_request(
         notes=body.notes,
         requested_by=uow.actor_id,
     )
-    uow.session.add(request)
-    await uow.session.flush()
-    out = LabRequestOut.model_validate(request)
-    await uow.publish(
-        events.LAB_REQUEST_CREATED,
-        {**out.model_dump(mode="json", by_alias=True), "labRequestId": request.id},
-        subject=patient_id,
-        visit_id=visit_id,
+    return await _record_created(
+        uow, request, LabRequestOut, events.LAB_REQUEST_CREATED, "LAB_REQUEST", "labRequestId"
     )
-    await uow.audit("CREATE", "LAB_REQUEST", request.id, after=out)
-    return out
 
 
 async def cancel_order(
@@ -137,8 +140,8 @@ async def cancel_order(
     body: OrderCancel,
     expected_version: int | None,
 ) -> dict[str, Any]:
-    order = await uow.session.get(model, order_id)
-    if order is None or order.patient_id != patient_id:
+    order = await load(uow.session, model, order_id, "order", for_update=True)
+    if order.patient_id != patient_id:
         raise NotFound(f"no order {order_id} for patient {patient_id}")
     out_model = PrescriptionOut if model is Prescription else LabRequestOut
     before = out_model.model_validate(order)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -113,6 +115,12 @@ async def update_visit(
     return out
 
 
+@functools.cache
+def _clinicians(staff_file: Path) -> frozenset[str]:
+    """Who may be booked for an appointment; read once (the directory is configuration)."""
+    return frozenset(s.id for s in load_staff(staff_file).with_role(Role.CLINICAL_OFFICER.value))
+
+
 Scheduler = Annotated[Principal, Depends(require(Permission.APPOINTMENT_SCHEDULE))]
 AppointmentReader = Annotated[Principal, Depends(require(Permission.APPOINTMENT_READ))]
 
@@ -121,8 +129,7 @@ AppointmentReader = Annotated[Principal, Depends(require(Permission.APPOINTMENT_
 async def schedule_appointment(
     body: AppointmentCreate, principal: Scheduler, uow: UoW, request: Request
 ) -> JSONResponse:
-    staff = load_staff(get_kernel(request).settings.staff_file)
-    clinicians = {s.id for s in staff.with_role(Role.CLINICAL_OFFICER.value)}
+    clinicians = _clinicians(get_kernel(request).settings.staff_file)
     return await idempotent_create(
         request, uow, lambda: service.schedule_appointment(uow, body, clinicians)
     )

@@ -287,7 +287,7 @@ async def update_visit(
 
 
 async def schedule_appointment(
-    uow: UnitOfWork, body: AppointmentCreate, clinicians: set[str]
+    uow: UnitOfWork, body: AppointmentCreate, clinicians: frozenset[str]
 ) -> AppointmentOut:
     """A follow-up (or other) appointment; the clinician hears of it (follow_up_scheduled)."""
     patient = await get_patient(uow.session, body.patient_id)
