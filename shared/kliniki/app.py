@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -35,9 +35,10 @@ from kliniki.db import is_database_unavailable
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
 from kliniki.outbox import OutboxRelay
+from kliniki.paging import PageQuery
 from kliniki.problems import InvalidInput, Problem
 from kliniki.settings import ServiceSettings
-from kliniki.web import UoW, require
+from kliniki.web import UoW, answer, require
 
 log = logging.getLogger(__name__)
 
@@ -195,15 +196,23 @@ def _health_router() -> APIRouter:
     async def read_audit(
         principal: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
         uow: UoW,
+        request: Request,
+        page: PageQuery,
         patient_id: Annotated[str | None, Query(alias="patientId", max_length=64)] = None,
         resource_id: Annotated[str | None, Query(alias="resourceId", max_length=64)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> list[dict[str, Any]]:
+    ) -> JSONResponse:
+        """Oldest first; clinical content only for clinical readers (kliniki.access)."""
         if not patient_id and not resource_id:
             raise InvalidInput("patientId", "name a patientId or a resourceId")
-        return await history(
-            uow.session, uow.tables, patient_id=patient_id, resource_id=resource_id, limit=limit
+        found = await history(
+            uow.session,
+            uow.tables,
+            patient_id=patient_id,
+            resource_id=resource_id,
+            page=page,
+            roles=principal.roles,
         )
+        return answer(principal, "AUDIT", found.items, page=found, request=request)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -19,3 +21,10 @@ class StrictApiModel(ApiModel):
     """A request body: unknown fields are refused, so a typo never silently does nothing."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# A field of an answer that only clinical readers get (kliniki.access.visible); others' answers
+# leave it out.
+ClinicalText = Annotated[
+    str | None, Field(description="Clinical: left out for roles without clinical:read.")
+]

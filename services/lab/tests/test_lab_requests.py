@@ -362,7 +362,13 @@ async def test_the_front_desk_and_the_till_cannot_read_lab_results(
             json={"status": "COMPLETED", "results": SCENARIO_RESULTS, "version": 1},
         )
         assert response.status_code == 403, other
-    assert (await http.get(f"{lab}/lab-requests", headers=auth("dr_smith"))).status_code == 200
+    # A clinician reads one patient's lab requests, never everyone's.
+    everyone = await http.get(f"{lab}/lab-requests", headers=auth("dr_smith"))
+    assert everyone.status_code == 422, everyone.text
+    mine = await http.get(
+        f"{lab}/lab-requests", params={"patientId": journey.patient_id}, headers=auth("dr_smith")
+    )
+    assert mine.status_code == 200
     assert await lab_request(journey, request["id"]) == request
 
 

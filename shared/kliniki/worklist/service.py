@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE
 from kliniki.db import load
+from kliniki.paging import Page, PageRequest, fetch_page
 from kliniki.problems import InvalidInput, check_version
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
@@ -56,9 +57,11 @@ class Worklist:
         status: str | None = "ACTIVE",
         patient_id: str | None = None,
         visit_id: str | None = None,
-    ) -> list[Any]:
+        page: PageRequest,
+    ) -> Page:
+        """Urgent first, then in order of arrival: the order the department works in."""
         a = self.models.Assignment
-        query = select(a).order_by(a.priority_rank, a.created_at, a.id)
+        query = select(a)
         if patient_id:
             query = query.where(a.patient_id == patient_id)
         if visit_id:
@@ -67,7 +70,7 @@ class Worklist:
             query = query.where(a.status == status)
         if assigned_to:
             query = query.where(a.assigned_to_user_id == assigned_to)
-        return list((await session.scalars(query)).all())
+        return await fetch_page(session, query, [a.priority_rank, a.created_at, a.id], page)
 
     async def get(
         self, session: AsyncSession, assignment_id: str, *, for_update: bool = False
