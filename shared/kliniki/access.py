@@ -147,7 +147,8 @@ _DESK = frozenset({Role.RECEPTIONIST, Role.CASHIER, Role.ADMIN})
 CLINICAL_FIELDS: dict[str, frozenset[str]] = {
     "VISIT": frozenset({"dischargeNotes", "diagnosis"}),
     "APPOINTMENT": frozenset({"notes", "diagnosis"}),
-    "ASSIGNMENT": frozenset({"chiefComplaint", "notes", "reason"}),  # "Morphine 10mg prescribed"
+    # "Morphine 10mg prescribed by ..."; its audit records' details repeat the reason.
+    "ASSIGNMENT": frozenset({"chiefComplaint", "notes", "reason", "details"}),
     "CHARGE": frozenset({"description", "code"}),  # an invoice line names the medicine or test
 }
 CLINICAL_RECORDS = frozenset(
