@@ -6,7 +6,7 @@ SERVICES := registration triage clinical lab pharmacy billing notifier
 PACKAGES := shared $(addprefix services/,$(SERVICES))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format token migrate bench demo audit-verify audit-history lock help
+.PHONY: install run test lint format token migrate bench demo audit-verify audit-history outbox-parked outbox-resend lock help
 
 help:
 	@echo "make install | run | test | lint | token USER=nurse_sarah | bench | migrate | lock"
@@ -50,6 +50,12 @@ audit-verify: install ## check every service's hash-chained audit trail (exit 1 
 
 audit-history: install ## a patient's history across services: make audit-history PATIENT=<id>
 	$(BIN)/python tools/audit_history.py $(PATIENT)
+
+outbox-parked: install ## events a service could not publish after repeated tries (parked)
+	$(BIN)/python -m kliniki.outbox_admin list
+
+outbox-resend: install ## send a parked event again once its cause is fixed: make outbox-resend SERVICE=registration ID=42
+	$(BIN)/python -m kliniki.outbox_admin resend $(SERVICE) $(ID)
 
 lock: ## refresh requirements.lock from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
