@@ -279,6 +279,26 @@ class Worklist:
         )
         return assignment
 
+    async def withdraw(self, uow: UnitOfWork, visit_id: str, reason: str) -> None:
+        """The visit was cancelled at the desk: its assignment here, if any, is cancelled."""
+        assignment = await self.active_for_visit(uow.session, visit_id)
+        if assignment is None:
+            return
+        before = AssignmentOut.model_validate(assignment)
+        assignment.status = AssignmentStatus.CANCELLED.value
+        assignment.completed_at = dt.datetime.now(dt.UTC)
+        assignment.reason = reason
+        await uow.session.flush()
+        await self._publish(uow, assignment, Change.CANCELLED.value, assignment.assigned_to_user_id)
+        await uow.audit(
+            Change.CANCELLED.name,
+            "ASSIGNMENT",
+            assignment.id,
+            before=before,
+            after=AssignmentOut.model_validate(assignment),
+            details="the visit was cancelled at the desk",
+        )
+
     async def set_duty(self, uow: UnitOfWork, user_id: str, name: str, on_duty: bool) -> DutyOut:
         await self._ensure_roster(uow.session)
         shift = await uow.session.get(self.models.DutyShift, user_id)
