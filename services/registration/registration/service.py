@@ -296,6 +296,12 @@ async def schedule_appointment(
     if clinician is not None and clinician not in clinicians:
         raise InvalidInput("clinicianId", f"{clinician} is not a clinician in the staff directory")
     visit = await current_visit(uow.session, patient.id)
+    if body.visit_id is not None:
+        named = await uow.session.get(Visit, body.visit_id)
+        if named is None or named.patient_id != patient.id:
+            raise InvalidInput(
+                "visitId", f"visit {body.visit_id} is not a visit of patient {patient.id}"
+            )
     appointment = Appointment(
         patient_id=patient.id,
         visit_id=body.visit_id or (visit.id if visit else None),

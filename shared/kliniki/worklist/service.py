@@ -32,6 +32,14 @@ from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut
 AssignmentHook = Callable[[UnitOfWork, Any], Awaitable[None]]
 
 
+def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> None:
+    """Refuse (422) a write naming a visit that is unknown, or another patient's."""
+    if owner is None:
+        raise InvalidInput("visitId", f"no visit {visit_id} is known to this department")
+    if owner != patient_id:
+        raise InvalidInput("visitId", f"visit {visit_id} is not a visit of patient {patient_id}")
+
+
 class Worklist:
     def __init__(
         self,
@@ -91,6 +99,21 @@ class Worklist:
             for s in shifts
         ]
 
+    async def visit_owner(self, session: AsyncSession, visit_id: str) -> str | None:
+        """The patient a visit belongs to, as registration's events told; None if unknown."""
+        visit = await session.get(self.models.PatientVisit, visit_id)
+        return visit.patient_id if visit is not None else None
+
+    async def check_visit(self, session: AsyncSession, patient_id: str, visit_id: str) -> None:
+        """Refuse (422) a visit that is not this patient's."""
+        owner = await self.visit_owner(session, visit_id)
+        if owner is None:
+            raise InvalidInput("visitId", f"no visit {visit_id} is known to this department")
+        if owner != patient_id:
+            raise InvalidInput(
+                "visitId", f"visit {visit_id} is not a visit of patient {patient_id}"
+            )
+
     # -- changing ------------------------------------------------------------------------------
 
     async def place(
@@ -119,6 +142,8 @@ class Worklist:
                 f"patient {patient_id} is not known to {self.stage.value.lower()} yet "
                 "(registration's event has not arrived, or the id is wrong)",
             )
+        if visit_id is not None:
+            await self.check_visit(session, patient_id, visit_id)
         visit_id = visit_id or snapshot.current_visit_id
         existing = await self.active_for_visit(session, visit_id) if visit_id else None
         if existing is None:
@@ -334,6 +359,12 @@ class Worklist:
         }
         if values["current_visit_id"] is None:
             values.pop("current_visit_id")
+        else:
+            await session.execute(
+                pg_insert(self.models.PatientVisit)
+                .values(visit_id=values["current_visit_id"], patient_id=values["patient_id"])
+                .on_conflict_do_nothing()
+            )
         statement = pg_insert(snap).values(**values)
         await session.execute(
             statement.on_conflict_do_update(
