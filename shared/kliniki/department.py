@@ -55,11 +55,14 @@ def create_department_app(
     routers_factory: Callable[[Worklist], Sequence[APIRouter]] = lambda _: (),
     subscriptions_factory: Callable[[Worklist], Sequence[Subscription]] = lambda _: (),
     on_assignment_completed: AssignmentHook | None = None,
+    before_assignment_closed: AssignmentHook | None = None,
     description: str = "",
 ) -> tuple[FastAPI, Worklist]:
     """The department's app; it consumes events on the durable queue ``<service>.inbox``."""
     settings = ServiceSettings(service_name=service_name)
-    worklist = Worklist(worklist_models, settings.staff_file, on_assignment_completed)
+    worklist = Worklist(
+        worklist_models, settings.staff_file, on_assignment_completed, before_assignment_closed
+    )
     # Registration's events are the word on whose visit is whose; every other is checked.
     subscriptions = [
         s

@@ -23,6 +23,7 @@ from kliniki.worklist.domain import (
     Candidate,
     Change,
     Priority,
+    check_may_close,
     classify_change,
     pick_assignee,
 )
@@ -46,9 +47,13 @@ class Worklist:
         models: WorklistModels,
         staff_file: Path,
         on_completed: AssignmentHook | None = None,
+        before_close: AssignmentHook | None = None,
     ) -> None:
-        """``on_completed`` runs in the completing transaction: the department's handoff."""
+        """``on_completed`` runs in the completing transaction: the department's handoff.
+        ``before_close`` runs before an assignment is completed or cancelled, and may refuse
+        (lab and pharmacy: not while the visit has open orders)."""
         self.on_completed = on_completed
+        self.before_close = before_close
         self.models = models
         self.stage = models.stage
         self.role = STAGE_ROLE[models.stage]
@@ -258,8 +263,13 @@ class Worklist:
         *,
         expected_version: int | None,
         fields: dict[str, Any],
+        actor_roles: frozenset[str] | None = None,
     ) -> Any:
-        """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent)."""
+        """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent).
+
+        ``actor_roles`` are the roles of the person asking; None when the department itself
+        closes an assignment (its last order was fulfilled).
+        """
         session = uow.session
         assignment = await self.get(session, assignment_id, for_update=True)
         before = AssignmentOut.model_validate(assignment)
@@ -284,6 +294,10 @@ class Worklist:
             assignment.assigned_to_user_id = None
             assignment.assigned_to_name = None
         elif change in (Change.COMPLETED, Change.CANCELLED):
+            if actor_roles is not None:
+                check_may_close(previous, uow.actor_id, actor_roles, change.value)
+            if self.before_close is not None:
+                await self.before_close(uow, assignment)
             assignment.status = fields["status"]
             assignment.completed_at = dt.datetime.now(dt.UTC)
             if change is Change.COMPLETED and self.on_completed is not None:
