@@ -17,7 +17,13 @@ $(STAMP): requirements.lock requirements-dev.txt $(addsuffix /pyproject.toml,$(P
 	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv with every service and the test tools
+# The official AsyncAPI parser checks docs/asyncapi.yaml in make test (Node 20).
+ASYNCAPI_CHECK := tools/asyncapi-check/node_modules/.installed
+$(ASYNCAPI_CHECK): tools/asyncapi-check/package-lock.json
+	npm ci --prefix tools/asyncapi-check --no-audit --no-fund --silent
+	touch $(ASYNCAPI_CHECK)
+
+install: $(STAMP) $(ASYNCAPI_CHECK) ## create .venv with every service and the test tools
 
 run: install ## migrate every database, then start all seven services (Ctrl-C stops them)
 	$(BIN)/python tools/run_local.py
