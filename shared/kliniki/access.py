@@ -18,6 +18,8 @@ class Role(StrEnum):
     PHARMACIST = "pharmacist"
     CASHIER = "cashier"
     ADMIN = "admin"
+    # The nurse or clinician in charge of a department: supervises every worklist.
+    IN_CHARGE = "in_charge"
 
 
 class Stage(StrEnum):
@@ -40,6 +42,8 @@ STAGE_ROLE: dict[Stage, Role] = {
 }
 
 ALL_STAFF = frozenset(Role)
+# Who may close or hand on any assignment, not only their own.
+SUPERVISORS = frozenset({Role.IN_CHARGE, Role.ADMIN})
 CLINICAL = frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER})
 
 
@@ -111,10 +115,12 @@ def roles_for(permission: Permission, stage: Stage | None = None) -> frozenset[R
         raise ValueError(f"{permission} is a worklist permission: name the stage")
     own = frozenset({STAGE_ROLE[stage], Role.ADMIN})
     if permission is Permission.WORKLIST_READ:
-        return own
+        return own | SUPERVISORS
     if permission is Permission.ASSIGNMENT_CREATE:
         return own | _HANDS_ON_TO[stage]
-    if permission in (Permission.ASSIGNMENT_UPDATE, Permission.DUTY_SET_OWN):
+    if permission is Permission.ASSIGNMENT_UPDATE:
+        return own | SUPERVISORS
+    if permission is Permission.DUTY_SET_OWN:
         return own
     raise ValueError(f"unknown permission {permission}")
 

@@ -9,13 +9,16 @@ secret (HS256); in production set ``KLINIKI_JWT_JWKS_URL`` (an OIDC provider's k
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from kliniki.schemas import plain_name
 from kliniki.settings import ServiceSettings
 
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 _ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
 
@@ -70,7 +73,14 @@ class TokenVerifier:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("the roles claim must be a list of role names")
         sub = claims["sub"]
-        return Principal(user_id=sub, name=str(claims.get("name") or sub), roles=frozenset(roles))
+        name = str(claims.get("name") or sub)
+        if not isinstance(sub, str) or not _PLAIN_ID.fullmatch(sub):
+            raise InvalidToken("the sub claim must be a staff user id (letters, digits, _.-@)")
+        try:  # the name is shown to colleagues (presence, typing): plain text only
+            plain_name(name)
+        except ValueError as exc:
+            raise InvalidToken(f"the name claim {exc}") from exc
+        return Principal(user_id=sub, name=name, roles=frozenset(roles))
 
 
 def mint_token(

@@ -12,12 +12,40 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from kliniki.app import ConsumerSpec, create_service_app
-from kliniki.consumer import Subscription
+from kliniki.consumer import EventHandler, RefuseEvent, RetryLater, Subscription
+from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
+from kliniki.uow import UnitOfWork
 from kliniki.worklist.api import worklist_router
 from kliniki.worklist.handlers import patient_snapshot_subscriptions
 from kliniki.worklist.models import WorklistModels
 from kliniki.worklist.service import AssignmentHook, Worklist
+
+
+def visit_checked(worklist: Worklist, handler: EventHandler) -> EventHandler:
+    """``handler``, for events whose patient and visit agree with registration's word.
+
+    A visit of another patient is refused into the dead-letter queue; a visit not known yet
+    (registration's event is still on its way) is retried.
+    """
+
+    async def checked(uow: UnitOfWork, event: CloudEvent) -> None:
+        data = event.data
+        patient_id = data.get("patientId") or event.subject
+        visit_id = data.get("visitId") or event.visitid
+        if event.subject and patient_id != event.subject:
+            raise RefuseEvent(f"data.patientId {patient_id} is not the subject {event.subject}")
+        if event.visitid and visit_id != event.visitid:
+            raise RefuseEvent(f"data.visitId {visit_id} is not the visitid {event.visitid}")
+        if isinstance(patient_id, str) and isinstance(visit_id, str):
+            owner = await worklist.visit_owner(uow.session, visit_id)
+            if owner is None:
+                raise RetryLater(f"visit {visit_id} is not known here yet")
+            if owner != patient_id:
+                raise RefuseEvent(f"visit {visit_id} is not a visit of patient {patient_id}")
+        await handler(uow, event)
+
+    return checked
 
 
 def create_department_app(
@@ -27,12 +55,21 @@ def create_department_app(
     routers_factory: Callable[[Worklist], Sequence[APIRouter]] = lambda _: (),
     subscriptions_factory: Callable[[Worklist], Sequence[Subscription]] = lambda _: (),
     on_assignment_completed: AssignmentHook | None = None,
+    before_assignment_closed: AssignmentHook | None = None,
     description: str = "",
 ) -> tuple[FastAPI, Worklist]:
     """The department's app; it consumes events on the durable queue ``<service>.inbox``."""
     settings = ServiceSettings(service_name=service_name)
-    worklist = Worklist(worklist_models, settings.staff_file, on_assignment_completed)
-    subscriptions = list(subscriptions_factory(worklist))
+    worklist = Worklist(
+        worklist_models, settings.staff_file, on_assignment_completed, before_assignment_closed
+    )
+    # Registration's events are the word on whose visit is whose; every other is checked.
+    subscriptions = [
+        s
+        if s.service == "registration"
+        else Subscription(s.service, s.routing_key, visit_checked(worklist, s.handler))
+        for s in subscriptions_factory(worklist)
+    ]
     own_keys = {(s.service, s.routing_key) for s in subscriptions}
     snapshot_subs = [
         s

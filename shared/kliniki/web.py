@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kliniki.access import Permission, Stage, allowed, visible
-from kliniki.auth import InvalidToken, Principal, bearer_token
+from kliniki.auth import Principal, bearer_token
+from kliniki.edge import Authentication
 from kliniki.kernel import Kernel
 from kliniki.paging import Page
 from kliniki.problems import Forbidden, InvalidInput, Unauthorized
@@ -27,15 +28,14 @@ def current_principal(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    token = bearer_token(authorization)
-    if token is None:
+    # The edge (kliniki.edge) verified the token once, before the body was read.
+    auth: Authentication | None = getattr(request.state, "auth", None)
+    if auth is None or bearer_token(authorization) is None:
         raise Unauthorized("send a bearer token: 'Authorization: Bearer <token>'")
-    try:
-        principal = get_kernel(request).verifier.verify(token)
-    except InvalidToken as exc:
-        raise Unauthorized(f"the token was refused: {exc}") from exc
-    request.state.principal = principal
-    return principal
+    if auth.principal is None:
+        raise Unauthorized(f"the token was refused: {auth.error}")
+    request.state.principal = auth.principal
+    return auth.principal
 
 
 def require(permission: Permission, stage: Stage | None = None) -> Callable[[Principal], Principal]:
@@ -62,7 +62,7 @@ async def unit_of_work(
     kernel = get_kernel(request)
     request_id = getattr(request.state, "request_id", None)
     async with kernel.unit_of_work(principal.user_id, request_id=request_id) as uow:
-        uow.traceparent = request.headers.get("traceparent")
+        uow.traceparent = getattr(request.state, "traceparent", None)
         yield uow
 
 

@@ -129,6 +129,10 @@ class Stack:
                 "KLINIKI_JWT_SECRET": DEV_JWT_SECRET,
                 "KLINIKI_CONSUMER_RETRY_DELAYS_MS": TEST_RETRY_DELAYS_MS,
                 "KLINIKI_LOG_LEVEL": "INFO",
+                # The suite sends many writes and refused tokens from one address on purpose;
+                # tests of the limits start a service with them set (test_edge.py).
+                "KLINIKI_RATE_LIMIT_AUTH_FAILURES": "",
+                "KLINIKI_RATE_LIMIT_WRITES": "",
             }
         )
         env.update(overrides)

@@ -25,8 +25,10 @@ from clinical.schemas import (
 from kliniki.db import load
 from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
 from kliniki.uow import UnitOfWork
+from kliniki.worklist.service import check_patient_visit
 
 PatientSnapshot = worklist_models.PatientSnapshot
+PatientVisit = worklist_models.PatientVisit
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
 
 
@@ -35,6 +37,9 @@ async def current_visit(session: AsyncSession, patient_id: str, visit_id: str | 
     snapshot = await session.get(PatientSnapshot, patient_id)
     if snapshot is None:
         raise NotFound(f"no patient {patient_id} known to clinical")
+    if visit_id is not None:
+        visit = await session.get(PatientVisit, visit_id)
+        check_patient_visit(patient_id, visit_id, visit.patient_id if visit else None)
     chosen = visit_id or snapshot.current_visit_id
     if chosen is None:
         raise InvalidInput("visitId", "the patient has no open visit")
