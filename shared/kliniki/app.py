@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kliniki.access import Permission
+from kliniki.access import Permission, visible
 from kliniki.audit import history
 from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
@@ -71,9 +71,11 @@ def _field_name(loc: Sequence[int | str]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
-        return JSONResponse(
-            exc.to_body(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON
-        )
+        body = exc.to_body(request.url.path)
+        principal = getattr(request.state, "principal", None)
+        if exc.record and "current" in body and principal is not None:
+            body["current"] = visible(exc.record, body["current"], principal.roles)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

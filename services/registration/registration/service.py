@@ -226,7 +226,9 @@ async def correct_patient(
     patient = await get_patient(uow.session, patient_id, for_update=True)
     visit = await current_visit(uow.session, patient.id)
     before = patient_out(patient, visit)
-    check_version(expected_version, patient.version, before.model_dump(mode="json", by_alias=True))
+    check_version(
+        expected_version, patient.version, before.model_dump(mode="json", by_alias=True), "PATIENT"
+    )
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     if "date_of_birth" in changes and changes["date_of_birth"] is not None:
         changes["age"] = age_on(changes["date_of_birth"], dt.date.today())
@@ -271,7 +273,9 @@ async def update_visit(
 ) -> VisitOut:
     visit = await get_visit(uow.session, visit_id, for_update=True)
     before = VisitOut.model_validate(visit)
-    check_version(expected_version, visit.version, before.model_dump(mode="json", by_alias=True))
+    check_version(
+        expected_version, visit.version, before.model_dump(mode="json", by_alias=True), "VISIT"
+    )
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     current = {column: getattr(visit, column) for column in changes if column != "version"}
     current["status"] = visit.status
@@ -280,6 +284,7 @@ async def update_visit(
         raise InvalidInput.of(
             [(to_camel(field), message) for field, message in errors],
             current=before.model_dump(mode="json", by_alias=True),
+            record="VISIT",
         )
     changes.pop("completed_at", None)  # a confirmation only: the server keeps its own time
     changed = {k: v for k, v in changes.items() if getattr(visit, k) != v}

@@ -169,9 +169,10 @@ class Orders:
             return
         still_open = await self.open_for_visit(uow.session, assignment.visit_id)
         if still_open:
+            # Counted, not described: an admin or the in-charge may be asking (no clinical
+            # details for them, kliniki.access).
             raise Conflict(
-                f"this visit still has {len(still_open)} open {self.noun}(s) "
-                f"({'; '.join(self.describe(o) for o in still_open)}): complete or cancel "
-                "them first; the assignment then completes by itself",
+                f"this visit still has {len(still_open)} open {self.noun}(s): complete or "
+                "cancel them first; the assignment then completes by itself",
                 openOrders=[o.id for o in still_open],
             )

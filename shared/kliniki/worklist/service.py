@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.access import STAGE_ROLE
+from kliniki.access import STAGE_ROLE, assignment_record
 from kliniki.db import load
 from kliniki.paging import Page, PageRequest, fetch_page
 from kliniki.problems import InvalidInput, check_version
@@ -277,7 +277,10 @@ class Worklist:
         assignment = await self.get(session, assignment_id, for_update=True)
         before = AssignmentOut.model_validate(assignment)
         check_version(
-            expected_version, assignment.version, before.model_dump(mode="json", by_alias=True)
+            expected_version,
+            assignment.version,
+            before.model_dump(mode="json", by_alias=True),
+            assignment_record(self.stage),
         )
         change = classify_change(
             assignment.status,
