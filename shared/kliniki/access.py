@@ -68,6 +68,7 @@ class Permission(StrEnum):
     INVOICE_READ = "invoice:read"  # a visit's charges, payments and balance
     PAYMENT_TAKE = "payment:take"  # processPayment at the till
     AUDIT_READ = "audit:read"
+    RECORD_EXPORT = "record:export"  # a visit as FHIR, for another system (clinicians, admin)
 
 
 # Permissions that do not depend on the department the request is made to.
@@ -88,6 +89,15 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
         {Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN, Role.PHARMACIST}
     ),
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
+    Permission.RECORD_EXPORT: frozenset(
+        {
+            Role.TRIAGE_NURSE,
+            Role.CLINICAL_OFFICER,
+            Role.LAB_TECHNICIAN,
+            Role.PHARMACIST,
+            Role.ADMIN,
+        }
+    ),
     Permission.ENCOUNTER_UPDATE: frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER}),
     Permission.CONSULTATION_WRITE: frozenset({Role.CLINICAL_OFFICER}),
     Permission.LAB_RESULT_ENTER: frozenset({Role.LAB_TECHNICIAN}),

@@ -313,7 +313,14 @@ async def schedule_appointment(
     clinician = body.clinician_id or (uow.actor_id if uow.actor_id in clinicians else None)
     if clinician is not None and clinician not in clinicians:
         raise InvalidInput("clinicianId", f"{clinician} is not a clinician in the staff directory")
-    visit = await current_visit(uow.session, patient.id)
+    # The visit that asked for it: the open one, else the one that just ended (the scenario's
+    # follow-up is booked after payment completed the visit).
+    visit = await current_visit(uow.session, patient.id) or await uow.session.scalar(
+        select(Visit)
+        .where(Visit.patient_id == patient.id, Visit.status != VisitStatus.CANCELLED.value)
+        .order_by(Visit.opened_at.desc())
+        .limit(1)
+    )
     if body.visit_id is not None:
         named = await uow.session.get(Visit, body.visit_id)
         if named is None or named.patient_id != patient.id:
