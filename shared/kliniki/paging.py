@@ -105,7 +105,8 @@ async def fetch_page(
 ) -> Page:
     """One page of ``query`` in the order of ``keys``, the last of which is unique (the id).
     Its items are the entities ``query`` selects (or, with ``mappings``, each row's columns)."""
-    query = query.add_columns(*keys).order_by(*(k.desc() if descending else k for k in keys))
+    labelled = (key.label(f"page_key_{n}") for n, key in enumerate(keys))
+    query = query.add_columns(*labelled).order_by(*(k.desc() if descending else k for k in keys))
     if page.cursor is not None:
         values = _decode(page.cursor, len(keys))
         if not all(isinstance(v, k.type.python_type) for v, k in zip(values, keys, strict=True)):
