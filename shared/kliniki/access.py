@@ -169,6 +169,8 @@ FRAME_ROLES: dict[str, frozenset[Role]] = {
     "patient_ready_for_payment": _DESK,
     "visit_completed": ALL_STAFF,
     "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER, Role.RECEPTIONIST, Role.TRIAGE_NURSE}),
+    # To the stage's own role and the in-charge (frames.wait_time_exceeded addresses it).
+    "wait_time_exceeded": frozenset(STAGE_ROLE.values()) | SUPERVISORS,
 }
 
 # Top-level fields of a frame that only clinical roles see.
@@ -177,6 +179,8 @@ CLINICAL_FRAME_FIELDS: dict[str, frozenset[str]] = {
     "follow_up_scheduled": frozenset({"notes", "diagnosis"}),
     "visit_completed": frozenset({"dischargeNotes", "diagnosis"}),
     "new_assignment": frozenset({"chiefComplaint", "notes"}),
+    # The triage colour is a clinical judgement: the till sees only that payment is overdue.
+    "wait_time_exceeded": frozenset({"colour"}),
 }
 
 
