@@ -166,6 +166,9 @@ CLINICAL_FIELDS: dict[str, frozenset[str]] = {
     # "Morphine 10mg prescribed by ..."; its audit records' details repeat the reason.
     "ASSIGNMENT": frozenset({"chiefComplaint", "notes", "reason", "details"}),
     "CHARGE": frozenset({"description", "code"}),  # an invoice line names the medicine or test
+    # A patient waiting past their target: the triage colour is a clinical judgement, the till
+    # sees only that payment is overdue.
+    "WAIT": frozenset({"colour"}),
 }
 CLINICAL_RECORDS = frozenset(
     {"ENCOUNTER", "DIAGNOSIS", "LAB_REQUEST", "PRESCRIPTION", "PATIENT_RECORD"}
@@ -229,6 +232,8 @@ FRAME_ROLES: dict[str, frozenset[Role]] = {
     "patient_ready_for_payment": _DESK,
     "visit_completed": ALL_STAFF,
     "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER, Role.RECEPTIONIST, Role.TRIAGE_NURSE}),
+    # To the stage's own role and the in-charge (frames.wait_time_exceeded addresses it).
+    "wait_time_exceeded": frozenset(STAGE_ROLE.values()) | SUPERVISORS,
 }
 
 # The kind of record a frame that reaches non-clinical roles carries.
@@ -237,6 +242,7 @@ FRAME_RECORDS: dict[str, str] = {
     "follow_up_scheduled": "APPOINTMENT",
     "visit_completed": "VISIT",
     "new_assignment": "ASSIGNMENT",
+    "wait_time_exceeded": "WAIT",
 }
 
 

@@ -223,8 +223,16 @@ async def on_appointment_scheduled(uow: UnitOfWork, event: CloudEvent) -> None:
     await store_and_announce(uow, event, [frames.follow_up_scheduled(event.data)])
 
 
+async def on_wait_time_exceeded(uow: UnitOfWork, event: CloudEvent) -> None:
+    await store_and_announce(uow, event, [frames.wait_time_exceeded(event.data)])
+
+
 def subscriptions() -> list[Subscription]:
     return [
+        *(
+            Subscription(department, "wait_time.exceeded", on_wait_time_exceeded)
+            for department in DEPARTMENTS
+        ),
         Subscription("registration", "patient.registered", on_patient_registered),
         Subscription("registration", "patient.updated", on_patient_updated),
         *(
