@@ -68,6 +68,7 @@ class Permission(StrEnum):
     INVOICE_READ = "invoice:read"  # a visit's charges, payments and balance
     PAYMENT_TAKE = "payment:take"  # processPayment at the till
     AUDIT_READ = "audit:read"
+    REPORT_READ = "report:read"  # the daily outpatient report (counts, no patient)
     RECORD_EXPORT = "record:export"  # a visit as FHIR, for another system (clinicians, admin)
 
 
@@ -89,6 +90,7 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
         {Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN, Role.PHARMACIST}
     ),
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
+    Permission.REPORT_READ: SUPERVISORS,
     Permission.RECORD_EXPORT: frozenset(
         {
             Role.TRIAGE_NURSE,

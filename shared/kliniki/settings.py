@@ -80,6 +80,9 @@ class ServiceSettings(BaseSettings):
         description="How long a patient may wait at a stage, by SATS colour; UNTRIAGED is the "
         "first stage (registered, not yet triaged) and any stage before a colour is known.",
     )
+    clinic_time_zone: str = Field(
+        default="Africa/Nairobi", description="The clinic's day for daily reports (IANA name)."
+    )
     escalation_poll_seconds: float = Field(
         default=15.0, description="How often each department looks for patients waiting too long."
     )

@@ -52,6 +52,8 @@ async def store_and_announce(
             "data": row["data"],
             "recipientUserId": row["recipient_user_id"],
             "recipientRoles": row["recipient_roles"],
+            # When the change was made at its source: live delivery measures the latency.
+            "writtenAt": event.time.isoformat(),
         }
         for id_, row in zip(ids, rows, strict=True)
     ]
