@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kliniki import tracing
 from kliniki.access import Permission, visible
 from kliniki.audit import history
 from kliniki.auth import Principal
@@ -206,6 +207,7 @@ def create_service_app(
 ) -> FastAPI:
     """The service's app; ``public_paths`` take writes without a token (identity's sign-in)."""
     configure_logging(settings)
+    tracing.configure(settings.service_name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -254,6 +256,7 @@ def create_service_app(
     )
     app.state.consumer_specs = list(consumers)  # what this service listens to (docs check it)
     _install_error_handlers(app)
+    tracing.instrument_app(app)
     app.add_middleware(EdgeMiddleware, settings=settings, public_paths=frozenset(public_paths))
     app.include_router(_health_router())
     for router in routers:

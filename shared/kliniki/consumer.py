@@ -25,11 +25,13 @@ from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, ExchangeType
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from kliniki import tracing
 from kliniki.broker import Broker
 from kliniki.db import KernelTables, is_database_unavailable
 from kliniki.events import CloudEvent
@@ -221,7 +223,14 @@ class EventConsumer:
                 correlation_id=event.correlationid or event.id,
                 traceparent=event.traceparent,
             )
-            await handler(uow, event)
+            with tracing.span(
+                f"{event.routing_key} process",
+                SpanKind.CONSUMER,
+                event.traceparent,
+                **{"messaging.destination.name": self.queue_name, "messaging.message.id": event.id},
+            ):
+                uow.traceparent = tracing.current_traceparent(event.traceparent)
+                await handler(uow, event)
             await uow.commit()
             return True
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from kliniki import tracing
 from kliniki.auth import TokenVerifier
 from kliniki.broker import Broker
 from kliniki.db import KernelTables, create_engine, create_sessionmaker, kernel_tables
@@ -31,6 +32,7 @@ class Kernel:
     @classmethod
     def build(cls, settings: ServiceSettings, metadata: MetaData) -> Kernel:
         engine = create_engine(settings)
+        tracing.instrument_engine(engine)
         return cls(
             settings=settings,
             metadata=metadata,

@@ -7,6 +7,7 @@ import sys
 
 import structlog
 
+from kliniki import tracing
 from kliniki.settings import ServiceSettings
 
 
@@ -17,6 +18,7 @@ def configure_logging(settings: ServiceSettings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        tracing.log_ids,
     ]
     renderer = (
         structlog.processors.JSONRenderer()

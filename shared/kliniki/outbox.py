@@ -16,10 +16,12 @@ import logging
 import aio_pika
 import aiormq
 import asyncpg
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 from sqlalchemy import ColumnElement, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from kliniki import tracing
 from kliniki.broker import Broker
 from kliniki.db import KernelTables
 from kliniki.events import CloudEvent
@@ -148,12 +150,18 @@ class OutboxRelay:
                 try:
                     for row in rows:
                         try:
-                            await exchange.publish(
-                                _message(row.id, row.envelope),
-                                routing_key=row.routing_key,
-                                mandatory=False,
-                                timeout=10,
-                            )
+                            with tracing.span(
+                                f"{row.routing_key} publish",
+                                SpanKind.PRODUCER,
+                                row.envelope.get("traceparent"),
+                                **{"messaging.destination.name": exchange.name},
+                            ):
+                                await exchange.publish(
+                                    _message(row.id, row.envelope),
+                                    routing_key=row.routing_key,
+                                    mandatory=False,
+                                    timeout=10,
+                                )
                         except TRANSIENT_ERRORS:
                             raise
                         except Exception as exc:

@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from kliniki import tracing
 from kliniki.access import Permission, Stage, allowed, visible
 from kliniki.auth import Principal, bearer_token
 from kliniki.edge import Authentication
@@ -62,7 +63,8 @@ async def unit_of_work(
     kernel = get_kernel(request)
     request_id = getattr(request.state, "request_id", None)
     async with kernel.unit_of_work(principal.user_id, request_id=request_id) as uow:
-        uow.traceparent = getattr(request.state, "traceparent", None)
+        # The route's span when tracing, else the caller's traceparent as it came.
+        uow.traceparent = tracing.current_traceparent(getattr(request.state, "traceparent", None))
         yield uow
 
 

@@ -54,6 +54,7 @@ async def store_and_announce(
             "recipientRoles": row["recipient_roles"],
             # When the change was made at its source: live delivery measures the latency.
             "writtenAt": event.time.isoformat(),
+            "traceparent": uow.traceparent,
         }
         for id_, row in zip(ids, rows, strict=True)
     ]

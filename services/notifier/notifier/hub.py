@@ -22,9 +22,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.websockets import WebSocket
 
+from kliniki import tracing
 from kliniki.access import live_frame_for
 from kliniki.auth import Principal
 
@@ -183,6 +185,12 @@ class Hub:
             else [c for c in self.connections() if c.principal.roles & roles]
         )
         event, frame_id = notification["event"], notification["id"]
+        with tracing.span(f"{event} deliver", SpanKind.INTERNAL, notification.get("traceparent")):
+            return self._deliver(notification, targets, event, frame_id)
+
+    def _deliver(
+        self, notification: dict[str, Any], targets: list[Connection], event: str, frame_id: int
+    ) -> int:
         # Encoded once per distinct set of roles, not once per socket: a broadcast to every
         # member of staff is the common case.
         encoded: dict[frozenset[str], str | None] = {}

@@ -1,0 +1,208 @@
+"""Registrations per second, whole pipeline, against a bare one-INSERT endpoint in the same run.
+
+Closed loop: USERS clients each register a patient (``POST /patients`` at registration) and
+wait until Sarah's ``new_assignment`` frame for that patient arrives (triage took the event,
+placed the assignment, the notifier stored and pushed the frame), then register the next. The
+baseline is a bare FastAPI + asyncpg endpoint doing one INSERT and one commit, under the same
+uvicorn, the same client and the same concurrency (bench/bare_insert_app.py). Also printed: one
+user alone, and the pipeline with OpenTelemetry exporting to a local OTLP receiver (the cost
+of tracing, issue 15).
+
+    make bench BENCH=bench_registration_throughput   # DURATION=8 USERS=10 by default
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import websockets
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.scenario import another_patient  # noqa: E402
+from tests.support.stack import Stack, auth, free_port, servers  # noqa: E402
+
+DURATION = float(os.environ.get("DURATION", "8"))
+USERS = int(os.environ.get("USERS", "10"))
+SERVICES = ["registration", "triage", "notifier"]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def summary(name: str, latencies: list[float], seconds: float) -> tuple[float, str]:
+    rate = len(latencies) / seconds
+    ms = [v * 1000 for v in latencies]
+    return rate, (
+        f"{name}: {rate:.1f}/s, p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 99):.1f} ms"
+        f" ({len(ms)} in {seconds:.1f} s, {USERS if 'alone' not in name else 1} user(s))"
+    )
+
+
+# -- the baseline ----------------------------------------------------------------------------
+
+
+def bare_baseline(pg_url: str) -> tuple[list[float], float]:
+    database = f"kliniki_bench_bare_{os.getpid()}"
+    dsn = f"{pg_url.rstrip('/')}/{database}"
+    asyncio.run(_admin(pg_url, f'create database "{database}"'))
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "bench.bare_insert_app:app",
+            "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ, "BARE_DSN": dsn},
+    )  # fmt: skip
+    try:
+        return asyncio.run(_load_bare(f"http://127.0.0.1:{port}/items"))
+    finally:
+        server.terminate()
+        server.wait()
+        asyncio.run(_admin(pg_url, f'drop database if exists "{database}" with (force)'))
+
+
+async def _admin(pg_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(f"{pg_url.rstrip('/')}/postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _load_bare(url: str) -> tuple[list[float], float]:
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            try:
+                if (await http.post(url, json={"name": "warm"})).status_code == 201:
+                    break
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+
+        async def one() -> None:
+            response = await http.post(url, json={"name": "John Doe"})
+            assert response.status_code == 201
+
+        return await closed_loop(one, USERS)
+
+
+# -- Kliniki ---------------------------------------------------------------------------------
+
+
+async def closed_loop(one: Any, users: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    stop = time.perf_counter() + DURATION
+
+    async def user() -> None:
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            await one()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user() for _ in range(users)))
+    return latencies, time.perf_counter() - started
+
+
+async def pipeline(stack: Stack, users: int) -> tuple[list[float], float]:
+    waiting: dict[str, asyncio.Future[None]] = {}
+    async with (
+        websockets.connect(stack.ws_url("nurse_sarah"), max_size=2**22) as sarah,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+
+        async def read() -> None:
+            async for text in sarah:
+                frame = json.loads(text)
+                if frame["event"] == "new_assignment":
+                    future = waiting.get(frame["data"]["patientId"])
+                    if future is not None and not future.done():
+                        future.set_result(None)
+
+        reader = asyncio.create_task(read())
+        url = f"{stack.url('registration')}/patients"
+        headers = auth("alice_receptionist")
+
+        async def one() -> None:
+            response = await http.post(url, json=another_patient(), headers=headers)
+            assert response.status_code == 201, response.text
+            patient_id = response.json()["id"]
+            future = waiting.setdefault(patient_id, asyncio.get_running_loop().create_future())
+            await asyncio.wait_for(future, timeout=30)
+
+        for _ in range(10):  # warm up connections and caches
+            await one()
+        result = await closed_loop(one, users)
+        reader.cancel()
+        return result
+
+
+class _Sink(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def kliniki(pg_url: str, amqp_url: str, tracing_endpoint: str | None) -> list[str]:
+    stack = Stack(pg_url, amqp_url)
+    env = {"KLINIKI_LOG_LEVEL": "WARNING"}
+    if tracing_endpoint:
+        env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": tracing_endpoint, "OTEL_TRACES_EXPORTER": "otlp"}
+    try:
+        stack.migrate(SERVICES)
+        for service in SERVICES:
+            stack.start(service, **env)
+        for proc in stack.processes.values():
+            stack.wait_ready(proc)
+        if tracing_endpoint:
+            rate, line = summary("  with tracing exported", *asyncio.run(pipeline(stack, USERS)))
+            return [line]
+        alone = summary("  one user alone", *asyncio.run(pipeline(stack, 1)))[1]
+        rate, line = summary(f"  {USERS} users", *asyncio.run(pipeline(stack, USERS)))
+        return [f"{rate}", line, alone]
+    finally:
+        stack.stop_all()
+        stack.cleanup()
+
+
+def main() -> None:
+    with servers() as (pg_url, amqp_url):
+        base_rate, base_line = summary("bare FastAPI + asyncpg INSERT", *bare_baseline(pg_url))
+        rate, *lines = kliniki(pg_url, amqp_url, None)
+        sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
+        threading.Thread(target=sink.serve_forever, daemon=True).start()
+        try:
+            traced = kliniki(pg_url, amqp_url, f"http://127.0.0.1:{sink.server_address[1]}")
+        finally:
+            sink.shutdown()
+    print(f"baseline, {base_line}")
+    print("registration -> triage -> notifier -> Sarah's frame:")
+    for line in [*lines, *traced]:
+        print(line)
+    print(f"ratio ({USERS} users, registrations/s over the baseline's requests/s): "
+          f"{float(rate) / base_rate:.3f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
