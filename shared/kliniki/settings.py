@@ -132,3 +132,21 @@ class ServiceSettings(BaseSettings):
     def queue_name(self, purpose: str) -> str:
         """A durable queue of this service: ``<consumer>.<purpose>``."""
         return f"{self.broker_namespace}{self.service_name}.{purpose}"
+
+
+class TracingSettings(BaseSettings):
+    """OpenTelemetry's standard variables (no KLINIKI_ prefix), as ``kliniki.tracing`` reads
+    them to decide whether to trace; the SDK reads the rest (sampler, headers) itself."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_traces_exporter: str | None = None
+    otel_service_name: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        exporter = self.otel_traces_exporter or ""
+        endpoint = self.otel_exporter_otlp_endpoint or self.otel_exporter_otlp_traces_endpoint
+        return exporter != "none" and bool(endpoint or exporter == "otlp")

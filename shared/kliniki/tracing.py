@@ -14,35 +14,29 @@ the span that made the change.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
 
+from kliniki.settings import TracingSettings
+
 _configured = False
-
-
-def enabled() -> bool:
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "")
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    )
-    return exporter != "none" and bool(endpoint or exporter == "otlp")
 
 
 def configure(service_name: str) -> bool:
     """Set up the SDK once per process if the environment asks for it; True if it did."""
     global _configured
-    if _configured or not enabled():
+    settings = TracingSettings()
+    if _configured or not settings.enabled:
         return _configured
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    name = os.environ.get("OTEL_SERVICE_NAME") or service_name
+    name = settings.otel_service_name or service_name
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)

@@ -218,3 +218,42 @@ def test_interpolation_helper_follows_the_spec() -> None:
     assert interpolate("${SET}-${UNSET:-d}-${EMPTY:-e}-${EMPTY-f}-$$", env) == "x-d-e--$"
     with pytest.raises(ValueError, match="UNSET"):
         interpolate("${UNSET:?needed}", env)
+
+
+def test_the_observability_profile_scrapes_every_service_and_charts_real_metrics() -> None:
+    """Prometheus scrapes each service's contract port; every metric the Grafana dashboard
+    charts is one the code exports (a renamed metric would leave an empty panel)."""
+    import json
+    import re
+
+    import yaml
+
+    from tests.deployment.support import DEPLOY
+
+    observability = {n: s for n, s in SERVICES.items() if "observability" in s.get("profiles", [])}
+    assert set(observability) == {"otel-collector", "jaeger", "prometheus", "grafana"}
+    scrape = yaml.safe_load((DEPLOY / "observability" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in scrape["scrape_configs"]
+    }
+    assert targets == {service: [f"{service}:{port}"] for service, port in PORTS.items()}
+
+    from prometheus_client import REGISTRY
+
+    import kliniki.app  # noqa: F401  (the kernel's metrics)
+    import notifier.hub  # noqa: F401  (the notifier's)
+
+    # A family's series: its name and the suffixes Prometheus adds (labelled ones have no
+    # samples until first used).
+    exported = {
+        f"{family.name}{suffix}"
+        for family in REGISTRY.collect()
+        for suffix in ("", "_total", "_count", "_sum", "_bucket")
+    }
+    dashboard = json.loads(
+        (DEPLOY / "observability" / "grafana" / "dashboards" / "kliniki.json").read_text()
+    )
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in re.findall(r"\bkliniki_[a-z_]+", target["expr"]):
+                assert name in exported, f"{panel['title']}: {name} is not a metric of the code"

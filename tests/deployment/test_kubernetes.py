@@ -47,6 +47,7 @@ CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Database"),
     ("postgresql.cnpg.io/v1", "ScheduledBackup"),
     ("barmancloud.cnpg.io/v1", "ObjectStore"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
 }
 POSTGRES_PODS = {"cnpg.io/cluster": "kliniki-postgres"}
 RABBITMQ_PODS = {"app.kubernetes.io/name": "kliniki-rabbitmq"}
@@ -500,3 +501,22 @@ def test_defaulted_settings_are_few_and_explained() -> None:
     assert len(DEFAULTED) <= 3
     assert all(len(reason) > 20 for reason in DEFAULTED.values())
     assert set(DEFAULTED) <= setting_env_names(), "stale entries"
+
+
+def test_prometheus_scrapes_every_service_in_production() -> None:
+    """The monitoring component: a PodMonitor selecting every service's pods on their named
+    http port, and a network policy that lets Prometheus in."""
+    docs = render("prod")
+    [monitor] = [d for d in docs if d["kind"] == "PodMonitor"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    deployments = by_kind(docs, "Deployment")
+    for service in SERVICES:
+        labels = deployments[service]["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), f"{service}'s pods are not scraped"
+        ports = [p["name"] for c in containers(deployments[service]) for p in c.get("ports", [])]
+        assert "http" in ports
+    policy = find(docs, "NetworkPolicy", "kliniki-metrics-from-prometheus")
+    assert policy is not None
+    assert policy["spec"]["podSelector"]["matchLabels"] == selector

@@ -104,3 +104,22 @@ def test_the_report_counts_under_fives_apart_and_interpolates_percentiles() -> N
     assert percentile([7.0], 0.9) == 7.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert percentile([10.0, 1.0, 5.0], 0.9) == 9.0
+
+
+def test_what_goes_into_amqp_properties_is_bounded_where_every_event_is_made() -> None:
+    """Issue 10 item 1(c): a correlation id, type or id the broker could not carry as a short
+    string (at most 255 bytes) never becomes an event."""
+    import pydantic
+    import pytest
+
+    from kliniki.events import CloudEvent
+
+    CloudEvent(source="/services/registration", type="patient.registered.v1", correlationid="r-1")
+    for field, value in [
+        ("correlationid", "c" * 6000),
+        ("correlationid", "ünïcode"),
+        ("type", "t" * 300),
+        ("id", "x" * 300),
+    ]:
+        with pytest.raises(pydantic.ValidationError):
+            CloudEvent(**{"source": "/services/x", "type": "a.b.v1", field: value})
