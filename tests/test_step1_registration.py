@@ -94,7 +94,9 @@ async def test_registering_john_doe_notifies_sarah_and_the_staff(stack: Stack, h
         await triage.close()
 
     worklist = await http.get(
-        f"{stack.url('triage')}/assignments?mine=true", headers=auth("nurse_sarah")
+        f"{stack.url('triage')}/assignments",
+        params={"mine": "true", "patientId": patient_id},  # her worklist is paged
+        headers=auth("nurse_sarah"),
     )
     assert worklist.status_code == 200
     assert patient_id in [a["patientId"] for a in worklist.json()]
@@ -124,7 +126,11 @@ async def test_with_nobody_on_duty_the_patient_waits_in_the_triage_queue(
             assert registered["data"]["assignedTo"] is None
 
         async def queue() -> list[dict]:
-            r = await http.get(f"{triage}/assignments", headers=auth("nurse_sarah"))
+            r = await http.get(
+                f"{triage}/assignments",
+                params={"patientId": patient_id},
+                headers=auth("nurse_sarah"),
+            )
             return [a for a in r.json() if a["patientId"] == patient_id]
 
         waiting = await eventually(queue)

@@ -11,7 +11,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kliniki.access import CLINICAL_FRAME_FIELDS, FRAME_ROLES, Role, matrix
+from kliniki.access import (
+    CLINICAL_FIELDS,
+    CLINICAL_RECORDS,
+    FRAME_RECORDS,
+    FRAME_ROLES,
+    NESTED_RECORDS,
+    Role,
+    matrix,
+)
 
 ROLES = list(Role)
 
@@ -31,18 +39,35 @@ def frame_table() -> str:
     lines = [
         "| frame | "
         + " | ".join(r.value for r in ROLES)
-        + " | clinical fields (hidden from others) |",
+        + " | record carried (its clinical fields hidden from others) |",
         "|---|" + "---|" * len(ROLES) + "---|",
     ]
     for frame, roles in FRAME_ROLES.items():
         marks = " | ".join("✔" if r in roles else "" for r in ROLES)
-        hidden = ", ".join(sorted(CLINICAL_FRAME_FIELDS.get(frame, ()))) or ""
-        lines.append(f"| {frame} | {marks} | {hidden} |")
+        kind = FRAME_RECORDS.get(frame, "")
+        lines.append(f"| {frame} | {marks} | {kind} |")
+    return "\n".join(lines)
+
+
+def record_table() -> str:
+    """The clinical fields of each kind of record: hidden from roles without clinical:read in
+    frames, REST answers and audit images alike."""
+    lines = ["| record | clinical fields (only for clinical:read) |", "|---|---|"]
+    for kind, fields in CLINICAL_FIELDS.items():
+        lines.append(f"| {kind} | {', '.join(sorted(fields))} |")
+    for kind in sorted(CLINICAL_RECORDS):
+        lines.append(f"| {kind} | all but ids, status, actors (…By) and times (…At) |")
+    for kind, inside in NESTED_RECORDS.items():
+        parts = ", ".join(f"{field} holds a {inner}" for field, inner in inside.items())
+        lines.append(f"| {kind} | {parts} |")
     return "\n".join(lines)
 
 
 def tables() -> str:
-    return f"{rest_table()}\n\nWebSocket frames:\n\n{frame_table()}\n"
+    return (
+        f"{rest_table()}\n\nWebSocket frames:\n\n{frame_table()}\n\n"
+        f"Clinical fields, in frames, REST answers and audit images alike:\n\n{record_table()}\n"
+    )
 
 
 START, END = "<!-- access-matrix:start -->", "<!-- access-matrix:end -->"

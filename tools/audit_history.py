@@ -3,7 +3,8 @@
     make audit-history PATIENT=patient_3f9c...
 
 Asks every running service's ``GET /audit?patientId=`` with an admin token (minted locally
-with the development secret; pass TOKEN=... to use a real one) and prints one timeline.
+with the development secret; pass TOKEN=... to use a real one) and prints one timeline,
+including who read the patient's clinical records (READ).
 """
 
 from __future__ import annotations
@@ -28,13 +29,18 @@ def main() -> None:
     )
     timeline = []
     for service, port in SERVICE_PORTS.items():
-        response = httpx.get(
-            f"http://{HOST}:{port}/audit",
-            params={"patientId": patient_id, "limit": 1000},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        response.raise_for_status()
-        timeline += [{**r, "service": service} for r in response.json()]
+        params = {"patientId": patient_id, "limit": "200"}
+        while True:  # page by page (X-Next-Cursor)
+            response = httpx.get(
+                f"http://{HOST}:{port}/audit",
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            response.raise_for_status()
+            timeline += [{**r, "service": service} for r in response.json()]
+            if "x-next-cursor" not in response.headers:
+                break
+            params["cursor"] = response.headers["x-next-cursor"]
     for record in sorted(timeline, key=lambda r: r["occurredAt"]):
         print(
             f"{record['occurredAt']}  {record['service']:<12} {record['actorId']:<20} "

@@ -7,6 +7,7 @@ same matrix before a frame leaves for a user. The README's access table is this 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -152,12 +153,74 @@ def matrix() -> list[tuple[str, str, list[str]]]:
     return rows
 
 
-# -- The WebSocket side of the matrix ---------------------------------------------------------
-# Which roles may receive each notifier frame at all, and which of its fields are clinical
-# (stripped for roles without CLINICAL_READ). The notifier asks ``frame_for`` before every send.
+# -- Clinical fields: one rule for frames, REST answers and audit images -----------------------
+# Each kind of record names its clinical fields. Roles without CLINICAL_READ never get them,
+# whether the record reaches them in a WebSocket frame, a REST answer or an audit record's
+# before/after image (``visible``). A wholly clinical record (vital signs, a diagnosis, a lab
+# request, a prescription) shows them only which, who and when: ids, status, actors and times.
 
 _CLINICAL_READERS = _GLOBAL[Permission.CLINICAL_READ]
 _DESK = frozenset({Role.RECEPTIONIST, Role.CASHIER, Role.ADMIN})
+
+CLINICAL_FIELDS: dict[str, frozenset[str]] = {
+    "VISIT": frozenset({"dischargeNotes", "diagnosis"}),
+    "APPOINTMENT": frozenset({"notes", "diagnosis"}),
+    # "Morphine 10mg prescribed by ..."; its audit records' details repeat the reason.
+    "ASSIGNMENT": frozenset({"chiefComplaint", "notes", "reason", "details"}),
+    "CHARGE": frozenset({"description", "code"}),  # an invoice line names the medicine or test
+    # A patient waiting past their target: the triage colour is a clinical judgement, the till
+    # sees only that payment is overdue.
+    "WAIT": frozenset({"colour"}),
+}
+CLINICAL_RECORDS = frozenset(
+    {"ENCOUNTER", "DIAGNOSIS", "LAB_REQUEST", "PRESCRIPTION", "PATIENT_RECORD"}
+)
+# Records inside records: a patient's open visit, an invoice's lines, a receipt's invoice.
+NESTED_RECORDS: dict[str, dict[str, str]] = {
+    "PATIENT": {"visit": "VISIT"},
+    "INVOICE": {"items": "CHARGE"},
+    "PAYMENT": {"invoice": "INVOICE"},
+}
+# What a wholly clinical record shows everyone: which record, its state, who and when.
+_RECORD_KEEPING = frozenset({"id", "status", "version", "opNumber", "patientName", "timestamp"})
+_RECORD_KEEPING_SUFFIXES = ("Id", "By", "At")
+
+
+def assignment_record(stage: Stage) -> str:
+    """The kind of record a stage's worklist assignment is. On the till's worklist the reason
+    is the bill ("Ready for payment: KES 500.00 (Consultation, ...)"), nothing clinical."""
+    return "PAYMENT_ASSIGNMENT" if stage is Stage.PAYMENT else "ASSIGNMENT"
+
+
+def is_clinical_field(kind: str, field: str) -> bool:
+    """Is ``field`` of a ``kind`` record (``"VISIT"``, ``"PRESCRIPTION"``, ...) clinical?"""
+    if kind in CLINICAL_RECORDS:
+        return field not in _RECORD_KEEPING and not field.endswith(_RECORD_KEEPING_SUFFIXES)
+    return field in CLINICAL_FIELDS.get(kind, frozenset())
+
+
+def _without_clinical(kind: str, data: Any) -> Any:
+    if isinstance(data, list):
+        return [_without_clinical(kind, item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    nested = NESTED_RECORDS.get(kind, {})
+    return {
+        key: _without_clinical(nested[key], value) if key in nested else value
+        for key, value in data.items()
+        if key in nested or not is_clinical_field(kind, key)
+    }
+
+
+def visible(kind: str, data: Any, roles: frozenset[str]) -> Any:
+    """A ``kind`` record (or a list of them), as JSON, as a user with ``roles`` may see it."""
+    return data if roles & _CLINICAL_READERS else _without_clinical(kind, data)
+
+
+# -- The WebSocket side of the matrix ---------------------------------------------------------
+# Which roles may receive each notifier frame at all, and which kind of record it carries (its
+# clinical fields are stripped for roles without CLINICAL_READ, as in the REST answers). The
+# notifier asks ``frame_for`` before every send.
 
 FRAME_ROLES: dict[str, frozenset[Role]] = {
     "patient_registered": ALL_STAFF,
@@ -175,14 +238,13 @@ FRAME_ROLES: dict[str, frozenset[Role]] = {
     "wait_time_exceeded": frozenset(STAGE_ROLE.values()) | SUPERVISORS,
 }
 
-# Top-level fields of a frame that only clinical roles see.
-CLINICAL_FRAME_FIELDS: dict[str, frozenset[str]] = {
-    "prescription_updated": frozenset({"medicationName", "dosage", "dispensingNotes"}),
-    "follow_up_scheduled": frozenset({"notes", "diagnosis"}),
-    "visit_completed": frozenset({"dischargeNotes", "diagnosis"}),
-    "new_assignment": frozenset({"chiefComplaint", "notes"}),
-    # The triage colour is a clinical judgement: the till sees only that payment is overdue.
-    "wait_time_exceeded": frozenset({"colour"}),
+# The kind of record a frame that reaches non-clinical roles carries.
+FRAME_RECORDS: dict[str, str] = {
+    "prescription_updated": "PRESCRIPTION",
+    "follow_up_scheduled": "APPOINTMENT",
+    "visit_completed": "VISIT",
+    "new_assignment": "ASSIGNMENT",
+    "wait_time_exceeded": "WAIT",
 }
 
 
@@ -193,10 +255,8 @@ def frame_for(
     audience = FRAME_ROLES.get(event)
     if audience is None or not roles & audience:
         return None
-    if roles & _CLINICAL_READERS:
-        return data
-    hidden = CLINICAL_FRAME_FIELDS.get(event, frozenset())
-    return {k: v for k, v in data.items() if k not in hidden}
+    kind = FRAME_RECORDS.get(event)
+    return data if kind is None else visible(kind, data, roles)
 
 
 # -- Presence and typing: the notifier's live collaboration frames -----------------------------

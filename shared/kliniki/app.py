@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kliniki import tracing
-from kliniki.access import Permission
+from kliniki.access import Permission, visible
 from kliniki.audit import history
 from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
@@ -35,9 +35,10 @@ from kliniki.edge import EdgeMiddleware
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
 from kliniki.outbox import OutboxRelay
+from kliniki.paging import PageQuery
 from kliniki.problems import InvalidInput, Problem
 from kliniki.settings import ServiceSettings
-from kliniki.web import UoW, require
+from kliniki.web import UoW, answer, require
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,11 @@ def _field_name(loc: Sequence[int | str]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
-        return JSONResponse(
-            exc.to_body(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON
-        )
+        body = exc.to_body(request.url.path)
+        principal = getattr(request.state, "principal", None)
+        if exc.record and "current" in body and principal is not None:
+            body["current"] = visible(exc.record, body["current"], principal.roles)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -167,15 +170,23 @@ def _health_router() -> APIRouter:
     async def read_audit(
         principal: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
         uow: UoW,
+        request: Request,
+        page: PageQuery,
         patient_id: Annotated[str | None, Query(alias="patientId", max_length=64)] = None,
         resource_id: Annotated[str | None, Query(alias="resourceId", max_length=64)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> list[dict[str, Any]]:
+    ) -> JSONResponse:
+        """Oldest first; clinical content only for clinical readers (kliniki.access)."""
         if not patient_id and not resource_id:
             raise InvalidInput("patientId", "name a patientId or a resourceId")
-        return await history(
-            uow.session, uow.tables, patient_id=patient_id, resource_id=resource_id, limit=limit
+        found = await history(
+            uow.session,
+            uow.tables,
+            patient_id=patient_id,
+            resource_id=resource_id,
+            page=page,
+            roles=principal.roles,
         )
+        return answer(principal, "AUDIT", found.items, page=found, request=request)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:

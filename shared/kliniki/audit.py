@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from kliniki.access import visible
 from kliniki.db import KernelTables
+from kliniki.paging import Page, PageRequest, fetch_page
 
 # One advisory lock id per database: only one transaction extends the chain at a time.
 AUDIT_CHAIN_LOCK = 0x4B4C4E4B  # "KLNK"
@@ -118,16 +120,19 @@ async def verify_chain(conn: AsyncConnection, tables: KernelTables) -> ChainRepo
 
 
 async def history(
-    conn: AsyncConnection | AsyncSession,
+    session: AsyncSession,
     tables: KernelTables,
     *,
     patient_id: str | None,
     resource_id: str | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    """Audit records about a patient (any record naming them) or one resource, oldest first."""
+    page: PageRequest,
+    roles: frozenset[str],
+) -> Page:
+    """Audit records about a patient (any record naming them) or one resource, oldest first,
+    as a user with ``roles`` may see them: a record's clinical fields (its before and after
+    images, and the details of a wholly clinical one) only for clinical readers."""
     audit = tables.audit_log
-    query = select(audit).order_by(audit.c.id).limit(limit)
+    query = select(audit)
     if resource_id:
         query = query.where(audit.c.resource_id == resource_id)
     if patient_id:
@@ -136,20 +141,22 @@ async def history(
             | (audit.c.after["patientId"].astext == patient_id)
             | (audit.c.before["patientId"].astext == patient_id)
         )
-    rows = (await conn.execute(query)).mappings().all()
-    return [
-        {
-            "id": r["id"],
-            "occurredAt": r["occurred_at"],
-            "actorId": r["actor_id"],
-            "action": r["action"],
-            "resource": r["resource"],
-            "resourceId": r["resource_id"],
-            "before": r["before"],
-            "after": r["after"],
-            "details": r["details"],
-            "requestId": r["request_id"],
-            "hash": r["hash"],
-        }
-        for r in rows
-    ]
+    found = await fetch_page(session, query, [audit.c.id], page, mappings=True)
+    return Page([_as_seen(r, roles) for r in found.items], found.next_cursor)
+
+
+def _as_seen(r: dict[str, Any], roles: frozenset[str]) -> dict[str, Any]:
+    kind = r["resource"]
+    return {
+        "id": r["id"],
+        "occurredAt": r["occurred_at"],
+        "actorId": r["actor_id"],
+        "action": r["action"],
+        "resource": kind,
+        "resourceId": r["resource_id"],
+        "before": visible(kind, r["before"], roles),
+        "after": visible(kind, r["after"], roles),
+        "details": visible(kind, {"details": r["details"]}, roles).get("details"),
+        "requestId": r["request_id"],
+        "hash": r["hash"],
+    }

@@ -14,10 +14,13 @@ class Problem(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, record: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        # The kind of record in ``current`` (kliniki.access): the app factory leaves out the
+        # fields the caller's roles may not read, as in any other answer.
+        self.record = record
 
     @property
     def type_uri(self) -> str:
@@ -86,7 +89,9 @@ class PayloadTooLarge(Problem):
     title = "Payload too large"
 
 
-def check_version(expected: int | None, current_version: int, current: Any) -> None:
+def check_version(
+    expected: int | None, current_version: int, current: Any, record: str | None = None
+) -> None:
     """Refuse an update that names a version other than the one stored (no lost updates)."""
     if expected is None:
         raise InvalidInput(
@@ -97,4 +102,5 @@ def check_version(expected: int | None, current_version: int, current: Any) -> N
             f"the record is at version {current_version}, your change was based on "
             f"version {expected}; reload it and apply your change again",
             current=current,
+            record=record,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 _MARKUP_OR_CONTROL = re.compile(r"[<>\x00-\x1f\x7f]")
@@ -38,3 +38,10 @@ class StrictApiModel(ApiModel):
     """A request body: unknown fields are refused, so a typo never silently does nothing."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# A field of an answer that only clinical readers get (kliniki.access.visible); others' answers
+# leave it out.
+ClinicalText = Annotated[
+    str | None, Field(description="Clinical: left out for roles without clinical:read.")
+]

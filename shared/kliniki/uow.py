@@ -103,6 +103,20 @@ class UnitOfWork:
             )
         )
 
+    async def audit_reads(
+        self, resource: str, records: Any, *, id_field: str = "id", details: str | None = None
+    ) -> None:
+        """Record that the actor read these clinical records (action READ): who looked at
+        which patient's record, and when. Only which record and whose, never its content."""
+        for record in to_json(records if isinstance(records, list) else [records]):
+            await self.audit(
+                "READ",
+                resource,
+                str(record[id_field]),
+                after={"patientId": record.get("patientId"), "visitId": record.get("visitId")},
+                details=details,
+            )
+
     async def commit(self) -> None:
         await self.session.flush()  # every row lock is taken before the audit chain's lock
         await append_records(self.session, self.tables, self.audit_records)

@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kliniki import tracing
-from kliniki.access import Permission, Stage, allowed
+from kliniki.access import Permission, Stage, allowed, visible
 from kliniki.auth import Principal, bearer_token
 from kliniki.edge import Authentication
 from kliniki.kernel import Kernel
+from kliniki.paging import Page
 from kliniki.problems import Forbidden, InvalidInput, Unauthorized
 from kliniki.uow import UnitOfWork, fingerprint, to_json
 
@@ -86,11 +87,17 @@ async def idempotent_create(
     uow: UnitOfWork,
     create: Callable[[], Awaitable[BaseModel | dict[str, Any] | tuple[BaseModel, int]]],
     status_code: int = 201,
+    kind: str | None = None,
 ) -> JSONResponse:
     """Run ``create`` and commit, honouring ``Idempotency-Key``: a repeat gets the first answer.
 
     ``create`` returns the response body, or (body, status code) when it decides the status.
+    The answer shows the caller what their roles may see of a ``kind`` record (``answer``).
     """
+
+    def shown(body: Any) -> Any:
+        return body if kind is None else visible(kind, body, request.state.principal.roles)
+
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(
@@ -102,7 +109,7 @@ async def idempotent_create(
         stored = await uow.stored_response(key, request.method, path, digest)
         if stored is not None:
             return JSONResponse(
-                stored[1], status_code=stored[0], headers={"Idempotent-Replayed": "true"}
+                shown(stored[1]), status_code=stored[0], headers={"Idempotent-Replayed": "true"}
             )
     outcome = await create()
     if isinstance(outcome, tuple):
@@ -112,4 +119,26 @@ async def idempotent_create(
         key, request.method, path, digest, status_code, result
     )
     headers = {"Idempotent-Replayed": "true"} if body is not result else {}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(shown(body), status_code=status, headers=headers)
+
+
+def answer(
+    principal: Principal,
+    kind: str,
+    body: Any,
+    *,
+    page: Page | None = None,
+    request: Request | None = None,
+    status_code: int = 200,
+) -> JSONResponse:
+    """The answer as the caller may see it: a ``kind`` record (or list) without the clinical
+    fields their roles may not read (``access.visible``). A page of a list carries the next
+    page's cursor (``kliniki.paging``)."""
+    response = JSONResponse(visible(kind, to_json(body), principal.roles), status_code=status_code)
+    if page is not None and page.next_cursor and request is not None:
+        query = request.url.remove_query_params("cursor").include_query_params(
+            cursor=page.next_cursor
+        )
+        response.headers["X-Next-Cursor"] = page.next_cursor
+        response.headers["Link"] = f'<?{query.query}>; rel="next"'
+    return response

@@ -251,7 +251,7 @@ async def run_visit(
     written = time.perf_counter()
     await seen("tom_cashier", "visit_completed", written)
     visit = await journey.call("GET", "registration", f"/visits/{journey.visit_id}", "tom_cashier")
-    run.records["visit"] = await journey.call(
+    await journey.call(
         "PATCH",
         "registration",
         f"/visits/{journey.visit_id}",
@@ -264,6 +264,10 @@ async def run_visit(
             "dischargeNotes": "Patient stable, medication dispensed, follow-up in 1 week",
             "version": visit["version"],
         },
+    )
+    # The visit as it ends, read by the clinician (the discharge notes are clinical).
+    run.records["visit"] = await journey.call(
+        "GET", "registration", f"/visits/{journey.visit_id}", "dr_smith"
     )
     # Dr. Smith's follow-up in a week.
     run.records["appointment"] = await journey.call(

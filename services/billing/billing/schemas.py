@@ -19,7 +19,7 @@ from billing.domain import (
     PaymentStatus,
     check_amount,
 )
-from kliniki.schemas import ApiModel, StrictApiModel
+from kliniki.schemas import ApiModel, ClinicalText, StrictApiModel
 
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -29,8 +29,8 @@ class ChargeOut(ApiModel):
     visit_id: str
     patient_id: str
     kind: ChargeKind
-    code: str | None
-    description: str
+    code: ClinicalText = None
+    description: ClinicalText = None
     amount: Money
     currency: str
     priced: bool = Field(description="False: not in the price list, charged 0.00 for now.")

@@ -477,7 +477,9 @@ class Billing:
         refusal = payment_refusal(status=_status(invoice, sums), visit_status=invoice.visit_status)
         if refusal is not None:
             current = await self.invoice_out(session, invoice)
-            raise Conflict(refusal, current=current.model_dump(mode="json", by_alias=True))
+            raise Conflict(
+                refusal, current=current.model_dump(mode="json", by_alias=True), record="INVOICE"
+            )
         try:
             check_processor(body.processed_by, cashier.user_id)
         except ValueError as exc:

@@ -23,7 +23,7 @@ from clinical.schemas import (
 from kliniki.access import Permission
 from kliniki.auth import Principal
 from kliniki.settings import ServiceSettings
-from kliniki.web import UoW, expected_version, idempotent_create, require
+from kliniki.web import UoW, answer, expected_version, idempotent_create, require
 
 ClinicalReader = Annotated[Principal, Depends(require(Permission.CLINICAL_READ))]
 Exporter = Annotated[Principal, Depends(require(Permission.RECORD_EXPORT))]
@@ -37,8 +37,15 @@ def clinical_router(settings: ServiceSettings) -> APIRouter:
     orderable = orderable_tests(settings.lab_catalogue_file)
 
     @router.get("/record", response_model=PatientRecord, summary="The doctor's view")
-    async def patient_record(patient_id: str, principal: ClinicalReader, uow: UoW) -> PatientRecord:
-        return await service.patient_record(uow.session, patient_id)
+    async def patient_record(patient_id: str, principal: ClinicalReader, uow: UoW) -> JSONResponse:
+        """Triage findings, diagnoses, orders and results of the current visit; the read is
+        audited (who looked at this patient, when)."""
+        record = await service.patient_record(uow.session, patient_id)
+        await uow.audit_reads(
+            "PATIENT_RECORD", record, id_field="patientId", details="GET /patients/{id}/record"
+        )
+        await uow.commit()
+        return answer(principal, "PATIENT_RECORD", record)
 
     @router.post("/diagnoses", response_model=DiagnosisOut, status_code=201)
     async def add_diagnosis(

@@ -284,7 +284,11 @@ async def visit_as_fhir(uow: UnitOfWork, visit_id: str) -> dict[str, Any]:
         lab_requests=await rows(LabRequest, LabRequest.created_at),
         follow_ups=await rows(FollowUp, FollowUp.appointment_date),
     )
-    await uow.audit("READ", "VISIT_FHIR", visit_id, details=f"patient {visit.patient_id}")
+    await uow.audit_reads(
+        "VISIT_FHIR",
+        {"id": visit_id, "patientId": visit.patient_id, "visitId": visit_id},
+        details=f"patient {visit.patient_id}",
+    )
     return fhir.visit_bundle(parts)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from kliniki.access import Permission
 from kliniki.auth import Principal
-from kliniki.web import UoW, current_principal, expected_version, require
+from kliniki.paging import PageQuery
+from kliniki.web import UoW, answer, current_principal, expected_version, require
 from kliniki.worklist.service import Worklist
 from lab import service
 from lab.domain import Catalogue, LabRequestStatus
@@ -32,17 +34,27 @@ def lab_router(worklist: Worklist, catalogue: Catalogue) -> APIRouter:
     async def list_lab_requests(
         principal: ClinicalReader,
         uow: UoW,
+        request: Request,
+        page: PageQuery,
         status: Annotated[LabRequestStatus | None, Query()] = None,
         visit_id: Annotated[str | None, Query(alias="visitId")] = None,
         patient_id: Annotated[str | None, Query(alias="patientId")] = None,
-    ) -> list[LabRequestOut]:
-        return await service.list_lab_requests(uow.session, status, visit_id, patient_id)
+    ) -> JSONResponse:
+        """A patient's or a visit's lab requests, or the open ones (the bench); reads audited."""
+        found = await service.list_lab_requests(uow.session, status, visit_id, patient_id, page)
+        await uow.audit_reads("LAB_REQUEST", found.items, details="GET /lab-requests")
+        await uow.commit()
+        return answer(principal, "LAB_REQUEST", found.items, page=found, request=request)
 
     @router.get("/lab-requests/{request_id}", response_model=LabRequestOut, tags=["lab requests"])
     async def read_lab_request(
         request_id: str, principal: ClinicalReader, uow: UoW
-    ) -> LabRequestOut:
-        return service.lab_request_out(await service.get_lab_request(uow.session, request_id))
+    ) -> JSONResponse:
+        """A lab request with its results; the read is audited."""
+        out = service.lab_request_out(await service.get_lab_request(uow.session, request_id))
+        await uow.audit_reads("LAB_REQUEST", out, details="GET /lab-requests/{id}")
+        await uow.commit()
+        return answer(principal, "LAB_REQUEST", out)
 
     @router.patch("/lab-requests/{request_id}", response_model=LabRequestOut, tags=["lab requests"])
     async def update_lab_request(

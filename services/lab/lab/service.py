@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.db import load, utcnow
 from kliniki.events import CloudEvent
+from kliniki.paging import Page, PageRequest
 from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.orders import Orders, order_priority, ordered_at
@@ -30,8 +31,6 @@ from lab.domain import (
 )
 from lab.models import LabRequest, LabResult
 from lab.schemas import LabRequestOut, LabRequestUpdate, LabResultOut, LabTestOut, ReferenceRange
-
-LIST_LIMIT = 200
 
 
 def result_out(result: LabResult) -> LabResultOut:
@@ -165,18 +164,18 @@ async def list_lab_requests(
     status: LabRequestStatus | None,
     visit_id: str | None,
     patient_id: str | None,
-) -> list[LabRequestOut]:
+    page: PageRequest,
+) -> Page:
     """Urgent first, then in order of arrival: the order the bench works in."""
     urgent_first = case((LabRequest.urgency == "URGENT", 0), else_=1)
-    query = select(LabRequest).order_by(urgent_first, LabRequest.requested_at, LabRequest.id)
-    if status is not None:
-        query = query.where(LabRequest.status == status.value)
-    if visit_id:
-        query = query.where(LabRequest.visit_id == visit_id)
-    if patient_id:
-        query = query.where(LabRequest.patient_id == patient_id)
-    rows = await session.scalars(query.limit(LIST_LIMIT))
-    return [lab_request_out(r) for r in rows.all()]
+    return await LAB_ORDERS.listing(
+        session,
+        [urgent_first, LabRequest.requested_at, LabRequest.id],
+        page,
+        status=status.value if status else None,
+        patient_id=patient_id,
+        visit_id=visit_id,
+    )
 
 
 # -- results ---------------------------------------------------------------------------------------

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from kliniki.access import PRESENCE_ENTITY_ROLES, may_see_presence
 from kliniki.auth import Principal
+from kliniki.paging import PageQuery
 from kliniki.problems import Forbidden, InvalidInput
 from kliniki.schemas import StrictApiModel
-from kliniki.web import UoW, current_principal
+from kliniki.web import UoW, answer, current_principal
 from notifier import feed
 
 router = APIRouter(tags=["notifications"])
@@ -29,10 +31,12 @@ class MarkRead(StrictApiModel):
 async def list_notifications(
     principal: Staff,
     uow: UoW,
+    request: Request,
+    page: PageQuery,
     unread: Annotated[bool, Query(description="Only unread ones")] = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[dict[str, Any]]:
-    return await feed.listing(uow.session, principal, unread, limit)
+) -> JSONResponse:
+    found = await feed.listing(uow.session, principal, unread, page)
+    return answer(principal, "NOTIFICATION", found.items, page=found, request=request)
 
 
 @router.post("/notifications/read", summary="Mark notifications read")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import frame_for
 from kliniki.auth import Principal
+from kliniki.paging import Page, PageRequest, fetch_page
 from notifier.models import Notification, NotificationRead
 
 REPLAY_BATCH = 500
@@ -41,19 +42,30 @@ async def missed_since(
 
 
 async def listing(
-    session: AsyncSession, principal: Principal, unread_only: bool, limit: int
-) -> list[dict[str, Any]]:
+    session: AsyncSession, principal: Principal, unread_only: bool, page: PageRequest
+) -> Page:
     """Unread first (newest first within each group), as the user may see them."""
     read = exists().where(
         NotificationRead.user_id == principal.user_id,
         NotificationRead.notification_id == Notification.id,
     )
-    query = select(Notification, read.label("is_read")).where(_addressed_to(principal))
+    query = select(Notification).where(_addressed_to(principal))
     if unread_only:
         query = query.where(~read)
-    query = query.order_by(read, Notification.id.desc()).limit(limit)
+    found = await fetch_page(session, query, [read, -Notification.id], page)
+    ids = [n.id for n in found.items]
+    already_read = set(
+        (
+            await session.scalars(
+                select(NotificationRead.notification_id).where(
+                    NotificationRead.user_id == principal.user_id,
+                    NotificationRead.notification_id.in_(ids),
+                )
+            )
+        ).all()
+    )
     out = []
-    for notification, is_read in (await session.execute(query)).all():
+    for notification in found.items:
         data = frame_for(notification.event, notification.data, principal.roles)
         if data is None:
             continue
@@ -62,11 +74,11 @@ async def listing(
                 "id": notification.id,
                 "event": notification.event,
                 "data": data,
-                "read": is_read,
+                "read": notification.id in already_read,
                 "createdAt": notification.created_at,
             }
         )
-    return out
+    return Page(out, found.next_cursor)
 
 
 async def mark_read(session: AsyncSession, principal: Principal, ids: list[int]) -> int:

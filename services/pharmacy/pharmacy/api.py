@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from kliniki.access import Permission
 from kliniki.auth import Principal
-from kliniki.web import UoW, expected_version, require
+from kliniki.paging import PageQuery
+from kliniki.web import UoW, answer, expected_version, require
 from kliniki.worklist.service import Worklist
 from pharmacy import service
 from pharmacy.domain import PrescriptionStatus
@@ -26,19 +28,28 @@ def pharmacy_router(worklist: Worklist) -> APIRouter:
     async def list_prescriptions(
         principal: ClinicalReader,
         uow: UoW,
+        request: Request,
+        page: PageQuery,
         status: Annotated[PrescriptionStatus | None, Query()] = None,
         visit_id: Annotated[str | None, Query(alias="visitId")] = None,
         patient_id: Annotated[str | None, Query(alias="patientId")] = None,
-    ) -> list[PrescriptionOut]:
-        return await service.list_prescriptions(uow.session, status, visit_id, patient_id)
+    ) -> JSONResponse:
+        """A patient's or a visit's prescriptions, or the open ones (the counter); reads
+        audited."""
+        found = await service.list_prescriptions(uow.session, status, visit_id, patient_id, page)
+        await uow.audit_reads("PRESCRIPTION", found.items, details="GET /prescriptions")
+        await uow.commit()
+        return answer(principal, "PRESCRIPTION", found.items, page=found, request=request)
 
     @router.get("/prescriptions/{prescription_id}", response_model=PrescriptionOut)
     async def read_prescription(
         prescription_id: str, principal: ClinicalReader, uow: UoW
-    ) -> PrescriptionOut:
-        return service.prescription_out(
-            await service.get_prescription(uow.session, prescription_id)
-        )
+    ) -> JSONResponse:
+        """A prescription; the read is audited."""
+        out = service.prescription_out(await service.get_prescription(uow.session, prescription_id))
+        await uow.audit_reads("PRESCRIPTION", out, details="GET /prescriptions/{id}")
+        await uow.commit()
+        return answer(principal, "PRESCRIPTION", out)
 
     @router.patch("/prescriptions/{prescription_id}", response_model=PrescriptionOut)
     async def dispense_prescription(

@@ -5,12 +5,13 @@ Each use case writes, publishes and audits through one unit of work; the caller 
 
 from __future__ import annotations
 
-from sqlalchemy import case, select
+from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.auth import Principal
 from kliniki.db import load, utcnow
 from kliniki.events import CloudEvent
+from kliniki.paging import Page, PageRequest
 from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.orders import Orders, order_priority, ordered_at
@@ -24,8 +25,6 @@ from pharmacy.domain import (
 )
 from pharmacy.models import Prescription
 from pharmacy.schemas import PrescriptionDispense, PrescriptionOut
-
-LIST_LIMIT = 200
 
 
 def prescription_out(prescription: Prescription) -> PrescriptionOut:
@@ -100,18 +99,18 @@ async def list_prescriptions(
     status: PrescriptionStatus | None,
     visit_id: str | None,
     patient_id: str | None,
-) -> list[PrescriptionOut]:
+    page: PageRequest,
+) -> Page:
     """Urgent first, then in order of arrival: the order the counter works in."""
     urgent_first = case((Prescription.priority == "URGENT", 0), else_=1)
-    query = select(Prescription).order_by(urgent_first, Prescription.prescribed_at, Prescription.id)
-    if status is not None:
-        query = query.where(Prescription.status == status.value)
-    if visit_id:
-        query = query.where(Prescription.visit_id == visit_id)
-    if patient_id:
-        query = query.where(Prescription.patient_id == patient_id)
-    rows = await session.scalars(query.limit(LIST_LIMIT))
-    return [prescription_out(p) for p in rows.all()]
+    return await PRESCRIPTIONS.listing(
+        session,
+        [urgent_first, Prescription.prescribed_at, Prescription.id],
+        page,
+        status=status.value if status else None,
+        patient_id=patient_id,
+        visit_id=visit_id,
+    )
 
 
 # -- dispensing ------------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ async def test_a_prescription_is_ready_then_dispensed_with_counselling(
     audit = await fetch(
         stack,
         "select action, actor_id from audit_log where resource = 'PRESCRIPTION'"
-        " and resource_id = $1 order by id",
+        " and resource_id = $1 and action <> 'READ' order by id",  # the changes
         rx["id"],
     )
     assert [(a["action"], a["actor_id"]) for a in audit] == [
@@ -302,7 +302,8 @@ async def test_a_redelivered_prescription_creates_nothing_new(
         journey.visit_id,
     )
     assert len(events) == 1
-    assert len(await fetch(stack, "select 1 from audit_log where resource_id = $1", rx_id)) == 1
+    changes = "select 1 from audit_log where resource_id = $1 and action <> 'READ'"
+    assert len(await fetch(stack, changes, rx_id)) == 1
 
 
 async def test_a_cancelled_prescription_is_not_dispensed_and_the_visit_leaves_the_worklist(

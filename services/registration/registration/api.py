@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse, Response
 
 from kliniki.access import Permission, Role
 from kliniki.auth import Principal
+from kliniki.paging import PageQuery
 from kliniki.staff import load_staff
-from kliniki.web import UoW, expected_version, get_kernel, idempotent_create, require
+from kliniki.web import UoW, answer, expected_version, get_kernel, idempotent_create, require
 from registration import report, service
 from registration.domain import VisitStatus
 from registration.report import DailyReport
@@ -48,22 +49,28 @@ VisitUpdater = Annotated[Principal, Depends(require(Permission.VISIT_UPDATE))]
 async def register_patient(
     body: PatientCreate, principal: Registrar, uow: UoW, request: Request
 ) -> JSONResponse:
-    return await idempotent_create(request, uow, lambda: service.register_patient(uow, body))
+    return await idempotent_create(
+        request, uow, lambda: service.register_patient(uow, body), kind="PATIENT"
+    )
 
 
 @router.get("/patients", response_model=list[PatientOut], tags=["patients"])
 async def search_patients(
     principal: PatientReader,
     uow: UoW,
+    request: Request,
+    page: PageQuery,
     q: Annotated[str, Query(min_length=1, max_length=100, description="Name, phone or OP number")],
-) -> list[PatientOut]:
-    return await service.search_patients(uow.session, q)
+) -> JSONResponse:
+    found = await service.search_patients(uow.session, q, page)
+    return answer(principal, "PATIENT", found.items, page=found, request=request)
 
 
 @router.get("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])
-async def read_patient(patient_id: str, principal: PatientReader, uow: UoW) -> PatientOut:
+async def read_patient(patient_id: str, principal: PatientReader, uow: UoW) -> JSONResponse:
     patient = await service.get_patient(uow.session, patient_id)
-    return service.patient_out(patient, await service.current_visit(uow.session, patient.id))
+    visit = await service.current_visit(uow.session, patient.id)
+    return answer(principal, "PATIENT", service.patient_out(patient, visit))
 
 
 @router.patch("/patients/{patient_id}", response_model=PatientOut, tags=["patients"])
@@ -73,12 +80,12 @@ async def correct_patient(
     principal: PatientCorrector,
     uow: UoW,
     request: Request,
-) -> PatientOut:
+) -> JSONResponse:
     out = await service.correct_patient(
         uow, patient_id, body, expected_version(request, body.version)
     )
     await uow.commit()
-    return out
+    return answer(principal, "PATIENT", out)
 
 
 @router.post(
@@ -93,29 +100,36 @@ async def open_visit(
 ) -> JSONResponse:
     payment_type = body.payment_type.value if body.payment_type else None
     return await idempotent_create(
-        request, uow, lambda: service.open_visit(uow, patient_id, payment_type)
+        request, uow, lambda: service.open_visit(uow, patient_id, payment_type), kind="VISIT"
     )
 
 
 @router.get("/visits", response_model=list[VisitOut], tags=["visits"])
 async def list_visits(
-    principal: VisitReader, uow: UoW, status: VisitStatus | None = None
-) -> list[VisitOut]:
-    return await service.list_visits(uow.session, status)
+    principal: VisitReader,
+    uow: UoW,
+    request: Request,
+    page: PageQuery,
+    status: VisitStatus | None = None,
+    patient_id: Annotated[str | None, Query(alias="patientId", max_length=64)] = None,
+) -> JSONResponse:
+    found = await service.list_visits(uow.session, status, patient_id, page)
+    return answer(principal, "VISIT", found.items, page=found, request=request)
 
 
 @router.get("/visits/{visit_id}", response_model=VisitOut, tags=["visits"])
-async def read_visit(visit_id: str, principal: VisitReader, uow: UoW) -> VisitOut:
-    return VisitOut.model_validate(await service.get_visit(uow.session, visit_id))
+async def read_visit(visit_id: str, principal: VisitReader, uow: UoW) -> JSONResponse:
+    visit = await service.get_visit(uow.session, visit_id)
+    return answer(principal, "VISIT", VisitOut.model_validate(visit))
 
 
 @router.patch("/visits/{visit_id}", response_model=VisitOut, tags=["visits"])
 async def update_visit(
     visit_id: str, body: VisitUpdate, principal: VisitUpdater, uow: UoW, request: Request
-) -> VisitOut:
+) -> JSONResponse:
     out = await service.update_visit(uow, visit_id, body, expected_version(request, body.version))
     await uow.commit()
-    return out
+    return answer(principal, "VISIT", out)
 
 
 @functools.cache
@@ -134,7 +148,10 @@ async def schedule_appointment(
 ) -> JSONResponse:
     clinicians = _clinicians(get_kernel(request).settings.staff_file)
     return await idempotent_create(
-        request, uow, lambda: service.schedule_appointment(uow, body, clinicians)
+        request,
+        uow,
+        lambda: service.schedule_appointment(uow, body, clinicians),
+        kind="APPOINTMENT",
     )
 
 
@@ -142,9 +159,12 @@ async def schedule_appointment(
 async def list_appointments(
     principal: AppointmentReader,
     uow: UoW,
+    request: Request,
+    page: PageQuery,
     patient_id: Annotated[str, Query(alias="patientId", min_length=1)],
-) -> list[AppointmentOut]:
-    return await service.list_appointments(uow.session, patient_id)
+) -> JSONResponse:
+    found = await service.list_appointments(uow.session, patient_id, page)
+    return answer(principal, "APPOINTMENT", found.items, page=found, request=request)
 
 
 ReportReader = Annotated[Principal, Depends(require(Permission.REPORT_READ))]

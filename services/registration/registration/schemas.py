@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from kliniki.schemas import ApiModel, StrictApiModel
+from kliniki.schemas import ApiModel, ClinicalText, StrictApiModel
 from registration.domain import (
     MAX_AGE_YEARS,
     AppointmentType,
@@ -89,7 +89,7 @@ class VisitOut(ApiModel):
     total_amount: Decimal | None
     opened_at: dt.datetime
     completed_at: dt.datetime | None
-    discharge_notes: str | None
+    discharge_notes: ClinicalText = None
     cancellation_reason: str | None = None
     opened_by: str
     version: int
@@ -167,7 +167,7 @@ class AppointmentOut(ApiModel):
     appointment_date: dt.date
     appointment_type: AppointmentType
     clinician_id: str | None
-    notes: str | None
+    notes: ClinicalText = None
     status: str
     scheduled_by: str
     created_at: dt.datetime

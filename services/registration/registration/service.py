@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.db import load
+from kliniki.paging import Page, PageRequest, fetch_page
 from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from registration import events
@@ -33,8 +34,6 @@ from registration.schemas import (
     VisitOut,
     VisitUpdate,
 )
-
-SEARCH_LIMIT = 50
 
 
 async def next_op_number(session: AsyncSession) -> str:
@@ -185,7 +184,13 @@ async def current_visit(session: AsyncSession, patient_id: str) -> Visit | None:
     )
 
 
-async def search_patients(session: AsyncSession, q: str) -> list[PatientOut]:
+def _like_any(value: str) -> str:
+    """An ILIKE pattern matching ``value`` anywhere, its own % and _ taken literally."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_patients(session: AsyncSession, q: str, page: PageRequest) -> Page:
     """By OP number (``OP12345``, ``OP#12345`` or ``12345``), phone number, or name."""
     q = q.strip()
     conditions = []
@@ -197,19 +202,22 @@ async def search_patients(session: AsyncSession, q: str) -> list[PatientOut]:
     words = q.split()
     if words:
         name_match = [
-            or_(Patient.first_name.ilike(f"%{w}%"), Patient.last_name.ilike(f"%{w}%"))
+            or_(
+                Patient.first_name.ilike(_like_any(w), escape="\\"),
+                Patient.last_name.ilike(_like_any(w), escape="\\"),
+            )
             for w in words
         ]
         conditions.append(and_(*name_match))
-    patients = (
-        await session.scalars(
-            select(Patient)
-            .where(or_(*conditions))
-            .order_by(Patient.last_name, Patient.first_name)
-            .limit(SEARCH_LIMIT)
-        )
-    ).all()
-    return [patient_out(p, await current_visit(session, p.id)) for p in patients]
+    found = await fetch_page(
+        session,
+        select(Patient).where(or_(*conditions)),
+        [Patient.last_name, Patient.first_name, Patient.id],
+        page,
+    )
+    return Page(
+        [patient_out(p, await current_visit(session, p.id)) for p in found.items], found.next_cursor
+    )
 
 
 async def correct_patient(
@@ -218,7 +226,9 @@ async def correct_patient(
     patient = await get_patient(uow.session, patient_id, for_update=True)
     visit = await current_visit(uow.session, patient.id)
     before = patient_out(patient, visit)
-    check_version(expected_version, patient.version, before.model_dump(mode="json", by_alias=True))
+    check_version(
+        expected_version, patient.version, before.model_dump(mode="json", by_alias=True), "PATIENT"
+    )
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     if "date_of_birth" in changes and changes["date_of_birth"] is not None:
         changes["age"] = age_on(changes["date_of_birth"], dt.date.today())
@@ -246,11 +256,16 @@ async def get_visit(session: AsyncSession, visit_id: str, *, for_update: bool = 
     return await load(session, Visit, visit_id, "visit", for_update=for_update)
 
 
-async def list_visits(session: AsyncSession, status: VisitStatus | None) -> list[VisitOut]:
-    query = select(Visit).order_by(Visit.opened_at).limit(500)
+async def list_visits(
+    session: AsyncSession, status: VisitStatus | None, patient_id: str | None, page: PageRequest
+) -> Page:
+    query = select(Visit)
     if status is not None:
         query = query.where(Visit.status == status.value)
-    return [VisitOut.model_validate(v) for v in (await session.scalars(query)).all()]
+    if patient_id:
+        query = query.where(Visit.patient_id == patient_id)
+    found = await fetch_page(session, query, [Visit.opened_at, Visit.id], page)
+    return Page([VisitOut.model_validate(v) for v in found.items], found.next_cursor)
 
 
 async def update_visit(
@@ -258,7 +273,9 @@ async def update_visit(
 ) -> VisitOut:
     visit = await get_visit(uow.session, visit_id, for_update=True)
     before = VisitOut.model_validate(visit)
-    check_version(expected_version, visit.version, before.model_dump(mode="json", by_alias=True))
+    check_version(
+        expected_version, visit.version, before.model_dump(mode="json", by_alias=True), "VISIT"
+    )
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     current = {column: getattr(visit, column) for column in changes if column != "version"}
     current["status"] = visit.status
@@ -267,6 +284,7 @@ async def update_visit(
         raise InvalidInput.of(
             [(to_camel(field), message) for field, message in errors],
             current=before.model_dump(mode="json", by_alias=True),
+            record="VISIT",
         )
     changes.pop("completed_at", None)  # a confirmation only: the server keeps its own time
     changed = {k: v for k, v in changes.items() if getattr(visit, k) != v}
@@ -336,10 +354,9 @@ async def schedule_appointment(
     return out
 
 
-async def list_appointments(session: AsyncSession, patient_id: str) -> list[AppointmentOut]:
-    rows = await session.scalars(
-        select(Appointment)
-        .where(Appointment.patient_id == patient_id)
-        .order_by(Appointment.appointment_date)
+async def list_appointments(session: AsyncSession, patient_id: str, page: PageRequest) -> Page:
+    query = select(Appointment).where(Appointment.patient_id == patient_id)
+    found = await fetch_page(
+        session, query, [Appointment.appointment_date, Appointment.created_at, Appointment.id], page
     )
-    return [AppointmentOut.model_validate(a) for a in rows.all()]
+    return Page([AppointmentOut.model_validate(a) for a in found.items], found.next_cursor)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.db import load
 from kliniki.measurements import Quantity
+from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
 from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from triage import events
@@ -80,14 +81,19 @@ async def get_encounter(
 
 
 async def find_encounters(
-    session: AsyncSession, visit_id: str | None, patient_id: str | None
-) -> list[EncounterOut]:
-    query = select(Encounter).order_by(Encounter.created_at.desc()).limit(100)
+    session: AsyncSession, visit_id: str | None, patient_id: str | None, page: PageRequest
+) -> Page:
+    """A patient's (or a visit's) encounters, newest first."""
+    require_patient_or_visit(patient_id, visit_id, "encounters")
+    query = select(Encounter)
     if visit_id:
         query = query.where(Encounter.visit_id == visit_id)
     if patient_id:
         query = query.where(Encounter.patient_id == patient_id)
-    return [encounter_out(e) for e in (await session.scalars(query)).all()]
+    found = await fetch_page(
+        session, query, [Encounter.created_at, Encounter.id], page, descending=True
+    )
+    return Page([encounter_out(e) for e in found.items], found.next_cursor)
 
 
 async def update_encounter(

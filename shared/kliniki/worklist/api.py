@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from kliniki.access import Permission, allowed
+from kliniki.access import Permission, allowed, assignment_record
 from kliniki.auth import Principal
+from kliniki.paging import PageQuery
 from kliniki.problems import Forbidden, InvalidInput
-from kliniki.web import UoW, expected_version, idempotent_create, require
+from kliniki.web import UoW, answer, expected_version, idempotent_create, require
 from kliniki.worklist.schemas import (
     AssignmentCreate,
     AssignmentOut,
@@ -23,6 +24,7 @@ from kliniki.worklist.service import Worklist
 
 def worklist_router(worklist: Worklist) -> APIRouter:
     stage = worklist.stage
+    kind = assignment_record(stage)  # what of it only clinical readers see (kliniki.access)
     router = APIRouter(tags=["worklist"])
     Reader = Annotated[Principal, Depends(require(Permission.WORKLIST_READ, stage))]
     Creator = Annotated[Principal, Depends(require(Permission.ASSIGNMENT_CREATE, stage))]
@@ -33,25 +35,30 @@ def worklist_router(worklist: Worklist) -> APIRouter:
     async def list_assignments(
         principal: Reader,
         uow: UoW,
+        request: Request,
+        page: PageQuery,
         mine: Annotated[bool, Query(description="Only assignments given to me")] = False,
         status: Annotated[
             str, Query(pattern="^(ACTIVE|COMPLETED|CANCELLED|ALL)$", description="ALL: any")
         ] = "ACTIVE",
         patient_id: Annotated[str | None, Query(alias="patientId")] = None,
         visit_id: Annotated[str | None, Query(alias="visitId")] = None,
-    ) -> list[AssignmentOut]:
-        rows = await worklist.list(
+    ) -> JSONResponse:
+        found = await worklist.list(
             uow.session,
             assigned_to=principal.user_id if mine else None,
             status=None if status == "ALL" else status,
             patient_id=patient_id,
             visit_id=visit_id,
+            page=page,
         )
-        return [AssignmentOut.model_validate(r) for r in rows]
+        rows = [AssignmentOut.model_validate(r) for r in found.items]
+        return answer(principal, kind, rows, page=found, request=request)
 
     @router.get("/assignments/{assignment_id}", response_model=AssignmentOut)
-    async def get_assignment(assignment_id: str, principal: Reader, uow: UoW) -> AssignmentOut:
-        return AssignmentOut.model_validate(await worklist.get(uow.session, assignment_id))
+    async def get_assignment(assignment_id: str, principal: Reader, uow: UoW) -> JSONResponse:
+        assignment = await worklist.get(uow.session, assignment_id)
+        return answer(principal, kind, AssignmentOut.model_validate(assignment))
 
     @router.post(
         "/assignments",
@@ -78,12 +85,12 @@ def worklist_router(worklist: Worklist) -> APIRouter:
             )
             return AssignmentOut.model_validate(assignment), 201 if created else 200
 
-        return await idempotent_create(request, uow, create)
+        return await idempotent_create(request, uow, create, kind=kind)
 
     @router.patch("/assignments/{assignment_id}", response_model=AssignmentOut)
     async def update_assignment(
         assignment_id: str, body: AssignmentUpdate, principal: Updater, uow: UoW, request: Request
-    ) -> AssignmentOut:
+    ) -> JSONResponse:
         fields = body.model_dump(exclude_unset=True, exclude={"version"})
         if not fields:
             raise InvalidInput(
@@ -97,7 +104,7 @@ def worklist_router(worklist: Worklist) -> APIRouter:
             actor_roles=principal.roles,
         )
         await uow.commit()
-        return AssignmentOut.model_validate(assignment)
+        return answer(principal, kind, AssignmentOut.model_validate(assignment))
 
     @router.get("/duty", response_model=list[DutyOut], summary="Who is on duty")
     async def get_duty(principal: Reader, uow: UoW) -> list[DutyOut]:

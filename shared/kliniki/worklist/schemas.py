@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from kliniki.schemas import ApiModel, StrictApiModel
+from kliniki.schemas import ApiModel, ClinicalText, StrictApiModel
 from kliniki.worklist.domain import AssignmentStatus, Priority
 
 
@@ -22,8 +22,8 @@ class AssignmentOut(ApiModel):
     assigned_to_user_id: str | None
     assigned_to_name: str | None
     created_by: str
-    notes: str | None
-    reason: str | None = None
+    notes: ClinicalText = None
+    reason: ClinicalText = None
     escalation_level: int = Field(
         default=0, description="1 once the patient waited past their target here, 2 past twice"
     )

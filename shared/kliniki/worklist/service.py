@@ -12,8 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.access import STAGE_ROLE
+from kliniki.access import STAGE_ROLE, assignment_record
 from kliniki.db import load
+from kliniki.paging import Page, PageRequest, fetch_page
 from kliniki.problems import InvalidInput, check_version
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
@@ -69,9 +70,11 @@ class Worklist:
         status: str | None = "ACTIVE",
         patient_id: str | None = None,
         visit_id: str | None = None,
-    ) -> list[Any]:
+        page: PageRequest,
+    ) -> Page:
+        """Urgent first, then in order of arrival: the order the department works in."""
         a = self.models.Assignment
-        query = select(a).order_by(a.priority_rank, a.created_at, a.id)
+        query = select(a)
         if patient_id:
             query = query.where(a.patient_id == patient_id)
         if visit_id:
@@ -80,7 +83,7 @@ class Worklist:
             query = query.where(a.status == status)
         if assigned_to:
             query = query.where(a.assigned_to_user_id == assigned_to)
-        return list((await session.scalars(query)).all())
+        return await fetch_page(session, query, [a.priority_rank, a.created_at, a.id], page)
 
     async def get(
         self, session: AsyncSession, assignment_id: str, *, for_update: bool = False
@@ -288,7 +291,10 @@ class Worklist:
         assignment = await self.get(session, assignment_id, for_update=True)
         before = AssignmentOut.model_validate(assignment)
         check_version(
-            expected_version, assignment.version, before.model_dump(mode="json", by_alias=True)
+            expected_version,
+            assignment.version,
+            before.model_dump(mode="json", by_alias=True),
+            assignment_record(self.stage),
         )
         change = classify_change(
             assignment.status,
