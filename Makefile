@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SERVICES := registration triage clinical lab pharmacy billing notifier
+SERVICES := identity registration triage clinical lab pharmacy billing notifier
 PACKAGES := shared $(addprefix services/,$(SERVICES))
 STAMP  := $(VENV)/.installed
 

@@ -11,14 +11,15 @@ import jwt
 import pytest
 
 from kliniki.access import Role
-from kliniki.settings import DEV_JWT_SECRET
+from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER
 from tests.support.routes import Route, all_routes
-from tests.support.stack import Stack
+from tests.support.stack import Stack, signed_token
 
 ROUTES = all_routes()
 
 
-def role_token(role: str, secret: str = DEV_JWT_SECRET, **claims: object) -> str:
+def role_token(role: str, secret: str | None = None, **claims: object) -> str:
+    """Signed with the run's key (what identity issues); with ``secret``, HS256 with it."""
     now = dt.datetime.now(dt.UTC)
     body = {
         "sub": f"walker_{role}",
@@ -28,7 +29,11 @@ def role_token(role: str, secret: str = DEV_JWT_SECRET, **claims: object) -> str
         "exp": now + dt.timedelta(minutes=30),
         **claims,
     }
-    return jwt.encode(body, secret, algorithm="HS256")
+    if secret is not None:
+        return jwt.encode(
+            {"iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE, **body}, secret, algorithm="HS256"
+        )
+    return signed_token(body)
 
 
 BAD_TOKENS = {

@@ -77,7 +77,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return JSONResponse(
-            exc.to_body(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON
+            exc.to_body(request.url.path),
+            status_code=exc.status,
+            media_type=PROBLEM_JSON,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -218,6 +221,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     consumers: Sequence[ConsumerSpec] = (),
     background: Sequence[BackgroundTask] = (),
+    startup: Sequence[BackgroundTask] = (),
     title: str | None = None,
     description: str = "",
 ) -> FastAPI:
@@ -227,6 +231,8 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kernel = Kernel.build(settings, metadata)
         app.state.kernel = kernel
+        for step in startup:  # before the first request: seeds, keys
+            await step(kernel)
         relay = OutboxRelay(
             kernel.engine,
             kernel.tables,
