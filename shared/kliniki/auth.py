@@ -22,6 +22,7 @@ from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, ServiceSettings
 
 ASYMMETRIC_ALGORITHMS = ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256"]
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
+PASSWORD_CHANGE_CLAIM = "pwd_change"
 
 # Finds the public key for a token (from its ``kid`` header); raises jwt.PyJWTError if none.
 KeyResolver = Callable[[str], Any]
@@ -36,6 +37,9 @@ class Principal:
     roles: frozenset[str]
     expires_at: dt.datetime | None = None
     session_id: str | None = None
+    # Signed in with a one-time password: this token may only change it (identity's
+    # POST /me/password); every other route refuses it.
+    password_change_required: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"userId": self.user_id, "name": self.name, "roles": sorted(self.roles)}
@@ -112,6 +116,7 @@ class TokenVerifier:
             roles=frozenset(roles),
             expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
             session_id=sid if isinstance(sid, str) else None,
+            password_change_required=claims.get(PASSWORD_CHANGE_CLAIM) is True,
         )
 
 

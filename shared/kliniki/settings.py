@@ -115,6 +115,8 @@ class ServiceSettings(BaseSettings):
 
     @property
     def uses_shared_secret(self) -> bool:
+        if self.service_name == "identity":
+            return False  # identity verifies with its own keys, never with a shared secret
         return not (self.jwt_jwks_url or self.jwt_public_key)
 
     @computed_field  # type: ignore[prop-decorator]

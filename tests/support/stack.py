@@ -27,8 +27,10 @@ from pathlib import Path
 import asyncpg
 import httpx
 import jwt
+import yaml
 from identity import domain as identity_domain
 
+from kliniki.access import Role
 from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEV_PASSWORD, SERVICE_PORTS
 from kliniki.staff import load_staff
 
@@ -123,6 +125,26 @@ class Stack:
     jwks_url: str | None = None  # identity's, once it runs: every other service verifies with it
 
     @property
+    def staff_file(self) -> Path:
+        """This run's seed of the staff directory: deploy/staff.yaml and, for the access-matrix
+        walk, one member per role (walker_<role>, off duty)."""
+        path = self.log_dir / f"{self.run_id}-staff.yaml"
+        if not path.exists():
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            staff = [m.model_dump(by_alias=True) for m in STAFF.staff]
+            staff += [
+                {
+                    "id": f"walker_{role.value}",
+                    "name": f"Walker ({role.value})",
+                    "roles": [role.value],
+                    "onDuty": False,
+                }
+                for role in Role
+            ]
+            path.write_text(yaml.safe_dump({"staff": staff}, sort_keys=False))
+        return path
+
+    @property
     def namespace(self) -> str:
         return f"t{self.run_id}."
 
@@ -140,6 +162,7 @@ class Stack:
                 "KLINIKI_BROKER_NAMESPACE": self.namespace,
                 "KLINIKI_CONSUMER_RETRY_DELAYS_MS": TEST_RETRY_DELAYS_MS,
                 "KLINIKI_LOG_LEVEL": "INFO",
+                "KLINIKI_STAFF_FILE": str(self.staff_file),
             }
         )
         if service == "identity":
@@ -203,7 +226,7 @@ class Stack:
         return proc
 
     def wait_ready(
-        self, proc: ServiceProcess, timeout: float = 30.0, path: str = "/readyz"
+        self, proc: ServiceProcess, timeout: float = 120.0, path: str = "/readyz"
     ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -288,6 +311,7 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
             "billing.inbox",
             "registration.inbox",
             "notifier.notifications",
+            *(f"{s}.staff" for s in ALL_SERVICES if s != "identity"),
             "test.probe",
         ):
             base = f"{namespace}{consumer}"

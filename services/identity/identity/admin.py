@@ -4,7 +4,7 @@
     python -m identity.admin rotate-keys
 
 ``make admin-create USER=...`` and ``make rotate-keys`` call them. ``create`` prompts for the
-password twice (or reads ``KLINIKI_ADMIN_PASSWORD``), checks it against the password rules, and
+password twice (or reads one line from a pipe), checks it against the password rules, and
 creates the account in one transaction with its audit record and its ``staff.created`` event
 (a running identity's outbox relay publishes it). ``rotate-keys`` adds a signing key: new tokens
 carry its ``kid`` at once on every replica within RELOAD_SECONDS, and the old public key stays
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 
 from identity import domain, keys, service
@@ -27,8 +26,9 @@ from kliniki.kernel import Kernel
 
 
 def read_password(user_id: str) -> str:
-    password = os.environ.get("KLINIKI_ADMIN_PASSWORD")
-    if password is None:
+    if not sys.stdin.isatty():  # piped in (a script, a secrets manager)
+        password = sys.stdin.readline().rstrip("\n")
+    else:
         password = getpass.getpass(f"password for {user_id}: ")
         if getpass.getpass("again: ") != password:
             sys.exit("the two passwords differ; nothing was created")

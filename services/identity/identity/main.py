@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from identity.api import router
 from identity.keys import KeyRing, ensure_keys, reload_keys_forever
 from identity.models import Base
-from identity.service import seed_staff
+from identity.service import AccountDirectory, seed_staff
 from identity.settings import IdentitySettings
 from kliniki.app import create_service_app
 from kliniki.auth import TokenVerifier
@@ -21,6 +21,7 @@ async def prepare(kernel: Kernel) -> None:
     kernel.extras["keys"] = ring
     await ensure_keys(kernel)
     kernel.verifier = TokenVerifier(settings, resolver=ring.resolve)
+    kernel.directory = AccountDirectory(kernel.sessionmaker)
     await seed_staff(kernel)
 
 

@@ -13,7 +13,7 @@ from kliniki.db import Versioned, service_metadata, utcnow
 
 
 class Base(DeclarativeBase):
-    metadata = service_metadata()
+    metadata = service_metadata(staff_directory=False)  # identity holds the accounts
 
 
 class StaffAccount(Versioned, Base):

@@ -12,16 +12,38 @@ import uuid
 
 from anyio import CapacityLimiter, to_thread
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import domain
-from identity.events import STAFF_CREATED, StaffData
+from identity.events import (
+    STAFF_CREATED,
+    STAFF_DEACTIVATED,
+    STAFF_REACTIVATED,
+    STAFF_UPDATED,
+    StaffData,
+)
 from identity.keys import KeyRing
 from identity.models import AuthSession, FailedSignIn, RefreshToken, StaffAccount
-from identity.schemas import TokenOut
+from identity.schemas import (
+    PasswordChange,
+    PasswordReset,
+    StaffCreate,
+    StaffOut,
+    StaffUpdate,
+    TokenOut,
+)
 from identity.settings import IdentitySettings
-from kliniki.db import utcnow
+from kliniki.access import Role
+from kliniki.auth import PASSWORD_CHANGE_CLAIM
+from kliniki.db import load, utcnow
 from kliniki.kernel import Kernel
-from kliniki.problems import TooManyRequests, Unauthorized
+from kliniki.problems import (
+    Conflict,
+    InvalidInput,
+    TooManyRequests,
+    Unauthorized,
+    check_version,
+)
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
 
@@ -61,6 +83,20 @@ def audit_view(account: StaffAccount) -> dict[str, object]:
         "active": account.active,
         "mustChangePassword": account.must_change_password,
     }
+
+
+class AccountDirectory:
+    """Identity's answer to "is this an active member of staff?": its own accounts, read on
+    every request (a deactivated admin is refused at once)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def is_active(self, user_id: str) -> bool:
+        async with self.sessionmaker() as session:
+            return bool(
+                await session.scalar(select(StaffAccount.active).where(StaffAccount.id == user_id))
+            )
 
 
 # -- first start -------------------------------------------------------------------------------
@@ -215,14 +251,17 @@ async def _issue(
     claims = domain.access_claims(
         user_id=account.id,
         name=account.name,
-        # A one-time password's token may only change the password: it carries no role.
-        roles=[] if account.must_change_password else list(account.roles),
+        roles=list(account.roles),
         session_id=auth_session.id,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         now=now,
         lifetime=dt.timedelta(seconds=settings.access_token_seconds),
     )
+    if account.must_change_password:
+        # A one-time password's token may only change the password (kliniki.web refuses it
+        # everywhere else).
+        claims[PASSWORD_CHANGE_CLAIM] = True
     await uow.session.flush()
     return TokenOut(
         access_token=ring.sign(claims),
@@ -297,3 +336,157 @@ async def sign_out(kernel: Kernel, token: str, request_id: str | None) -> None:
         uow.actor_id = auth_session.user_id
         await _revoke(uow, auth_session, "signed out", utcnow())
         await uow.commit()
+
+
+# -- staff administration (admin) --------------------------------------------------------------
+
+
+def staff_out(account: StaffAccount) -> StaffOut:
+    return StaffOut.model_validate(account)
+
+
+async def list_staff(session: AsyncSession, limit: int, after: str | None) -> list[StaffOut]:
+    query = select(StaffAccount).order_by(StaffAccount.id).limit(limit)
+    if after:
+        query = query.where(StaffAccount.id > after)
+    return [staff_out(a) for a in (await session.scalars(query)).all()]
+
+
+async def get_staff(session: AsyncSession, user_id: str) -> StaffOut:
+    return staff_out(await load(session, StaffAccount, user_id, "staff member"))
+
+
+def _check_password(field: str, password: str, user_id: str, name: str = "") -> None:
+    problems = domain.password_problems(password, user_id, name)
+    if problems:
+        raise InvalidInput(field, "; ".join(problems))
+
+
+async def create_staff(uow: UnitOfWork, body: StaffCreate) -> StaffOut:
+    _check_password("password", body.password, body.id, body.name)
+    if await uow.session.get(StaffAccount, body.id) is not None:
+        raise Conflict(f"there is already a staff member {body.id}")
+    account = await create_account(
+        uow,
+        body.id,
+        body.name,
+        sorted({r.value for r in body.roles}),
+        await hash_password(body.password),
+        must_change=True,  # the admin chose it: the nurse chooses her own at first sign-in
+    )
+    return staff_out(account)
+
+
+async def _active_admins(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(StaffAccount)
+            .where(StaffAccount.active, StaffAccount.roles.any(Role.ADMIN.value))
+        )
+        or 0
+    )
+
+
+async def _refuse_losing_the_last_admin(session: AsyncSession, account: StaffAccount) -> None:
+    if account.active and Role.ADMIN.value in account.roles:
+        # Lock every admin row so two admins cannot remove each other at the same moment.
+        await session.execute(
+            select(StaffAccount.id)
+            .where(StaffAccount.roles.any(Role.ADMIN.value))
+            .with_for_update()
+        )
+        if await _active_admins(session) <= 1:
+            raise Conflict(
+                f"{account.id} is the last active admin: make someone else an admin first, "
+                "or nobody could manage staff any more",
+                current=staff_out(account).model_dump(mode="json", by_alias=True),
+            )
+
+
+async def update_staff(
+    uow: UnitOfWork, user_id: str, body: StaffUpdate, expected: int | None
+) -> StaffOut:
+    account = await load(uow.session, StaffAccount, user_id, "staff member", for_update=True)
+    before = audit_view(account)
+    check_version(
+        expected, account.version, staff_out(account).model_dump(mode="json", by_alias=True)
+    )
+    roles = sorted({r.value for r in body.roles}) if body.roles is not None else None
+    if roles is not None and Role.ADMIN.value not in roles:
+        await _refuse_losing_the_last_admin(uow.session, account)
+    changed = False
+    if body.name is not None and body.name != account.name:
+        account.name, changed = body.name, True
+    if roles is not None and roles != sorted(account.roles):
+        account.roles, changed = roles, True
+    if changed:
+        await uow.session.flush()
+        await uow.audit("UPDATE", "STAFF", user_id, before=before, after=audit_view(account))
+        await uow.publish(STAFF_UPDATED, staff_data(account), subject=None)
+    return staff_out(account)
+
+
+async def set_active(uow: UnitOfWork, user_id: str, active: bool) -> StaffOut:
+    """Deactivate a leaver (refused everywhere as soon as the event arrives; their sessions
+    end now) or reactivate them."""
+    account = await load(uow.session, StaffAccount, user_id, "staff member", for_update=True)
+    if account.active == active:
+        return staff_out(account)
+    before = audit_view(account)
+    if not active:
+        await _refuse_losing_the_last_admin(uow.session, account)
+        await revoke_sessions_of(uow, user_id, "account deactivated")
+    account.active = active
+    await uow.session.flush()
+    await uow.audit(
+        "DEACTIVATE" if not active else "REACTIVATE",
+        "STAFF",
+        user_id,
+        before=before,
+        after=audit_view(account),
+    )
+    await uow.publish(
+        STAFF_DEACTIVATED if not active else STAFF_REACTIVATED, staff_data(account), subject=None
+    )
+    return staff_out(account)
+
+
+async def reset_password(uow: UnitOfWork, user_id: str, body: PasswordReset) -> StaffOut:
+    """A one-time password from the admin: changed at the next sign-in; sessions end now."""
+    account = await load(uow.session, StaffAccount, user_id, "staff member", for_update=True)
+    _check_password("password", body.password, account.id, account.name)
+    account.password_hash = await hash_password(body.password)
+    account.must_change_password = True
+    account.password_changed_at = utcnow()
+    await revoke_sessions_of(uow, user_id, "password reset")
+    await uow.session.flush()
+    await uow.audit("RESET_PASSWORD", "STAFF", user_id, details="one-time password set")
+    return staff_out(account)
+
+
+async def change_own_password(
+    uow: UnitOfWork, user_id: str, session_id: str | None, body: PasswordChange
+) -> StaffOut:
+    account = await load(uow.session, StaffAccount, user_id, "staff member", for_update=True)
+    if not await verify_password(account.password_hash, body.current_password):
+        raise InvalidInput("currentPassword", "is not your current password")
+    if body.new_password == body.current_password:
+        raise InvalidInput("newPassword", "must differ from the current password")
+    _check_password("newPassword", body.new_password, account.id, account.name)
+    account.password_hash = await hash_password(body.new_password)
+    account.must_change_password = False
+    account.password_changed_at = utcnow()
+    # Every other session ends (a stolen refresh token stops working); this one goes on.
+    await uow.session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.id != (session_id or ""),
+        )
+        .values(revoked_at=utcnow(), revoked_reason="password changed")
+    )
+    await uow.session.flush()
+    await uow.audit("CHANGE_PASSWORD", "STAFF", user_id, details="changed by its owner")
+    return staff_out(account)

@@ -47,7 +47,3 @@ class IdentitySettings(ServiceSettings):
         if self.env == "production" and self.bootstrap_admin_password == DEV_PASSWORD:
             raise ValueError("KLINIKI_BOOTSTRAP_ADMIN_PASSWORD: the development password")
         return self
-
-    @property
-    def uses_shared_secret(self) -> bool:
-        return False  # identity verifies with its own keys, never with a shared secret
