@@ -12,20 +12,25 @@ left only for tools and tests that run without identity; production refuses it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from kliniki.schemas import plain_name
 from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, ServiceSettings
 
 ASYMMETRIC_ALGORITHMS = ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256"]
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
 PASSWORD_CHANGE_CLAIM = "pwd_change"
+JWKS_CACHE_SECONDS = 60
+JWKS_REFETCH_COOLDOWN_SECONDS = 5
 
 # Finds the public key for a token (from its ``kid`` header); raises jwt.PyJWTError if none.
 KeyResolver = Callable[[str], Any]
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,16 @@ class TokenVerifier:
             self._resolver = resolver
             self._algorithms = ASYMMETRIC_ALGORITHMS
         elif settings.jwt_jwks_url:
-            client = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, timeout=5)
+            # The key set is kept a minute (a key removed from it is refused within that), and
+            # fetched again at once for a kid not seen yet, at most every 5 s (so tokens with
+            # made-up kids cannot make a service hammer identity).
+            client = jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                cache_keys=False,
+                lifespan=JWKS_CACHE_SECONDS,
+                cooldown_duration=JWKS_REFETCH_COOLDOWN_SECONDS,
+                timeout=5,
+            )
             self._resolver = lambda token: client.get_signing_key_from_jwt(token).key
             self._algorithms = ASYMMETRIC_ALGORITHMS
         elif settings.jwt_public_key:
@@ -102,17 +116,22 @@ class TokenVerifier:
                 f"the token lives longer than the {self._max_lifetime} s allowed (exp - iat)"
             )
         sub = claims["sub"]
-        if not isinstance(sub, str) or not sub.strip():
-            raise InvalidToken("the sub claim must name a user")
+        if not isinstance(sub, str) or not _PLAIN_ID.fullmatch(sub):
+            raise InvalidToken("the sub claim must be a staff user id (letters, digits, _.-@)")
         roles = _claim(claims, self._roles_claim) or []
         if isinstance(roles, str):
             roles = roles.split()
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("the roles claim must be a list of role names")
+        name = str(claims.get("name") or sub)
+        try:  # the name is shown to colleagues (presence, typing): plain text only
+            plain_name(name)
+        except ValueError as exc:
+            raise InvalidToken(f"the name claim {exc}") from exc
         sid = claims.get("sid")
         return Principal(
             user_id=sub,
-            name=str(claims.get("name") or sub),
+            name=name,
             roles=frozenset(roles),
             expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
             session_id=sid if isinstance(sid, str) else None,

@@ -75,10 +75,15 @@ class StaffDirectory:
         now = time.monotonic()
         if cached is not None and now - cached[1] < CACHE_SECONDS:
             return cached[0]
-        async with self.sessionmaker() as session:
-            active = await session.scalar(
-                select(self.table.c.active).where(self.table.c.user_id == user_id)
-            )
+        try:
+            async with self.sessionmaker() as session:
+                active = await session.scalar(
+                    select(self.table.c.active).where(self.table.c.user_id == user_id)
+                )
+        except Exception:
+            if cached is not None:  # the database is away: what we last knew will do
+                return cached[0]
+            raise
         self._cache[user_id] = (bool(active), now)
         return bool(active)
 
