@@ -211,7 +211,13 @@ def create_service_app(
         specs = list(consumers)
         if isinstance(kernel.directory, StaffDirectory):
             # Every service keeps its staff directory from identity's events (<service>.staff).
-            await kernel.directory.seed()
+            try:
+                await kernel.directory.seed()
+                await kernel.directory.load()
+            except Exception as exc:  # the database is not up yet: the reload loop catches up
+                if not is_database_unavailable(exc):
+                    raise
+                log.warning("staff directory not loaded yet: %s", exc)
             specs.append(ConsumerSpec("staff", staff_subscriptions(kernel.directory, staff_hooks)))
         relay = OutboxRelay(
             kernel.engine,
@@ -232,8 +238,17 @@ def create_service_app(
             )
             for c in specs
         ]
+        jwks = kernel.verifier.jwks
+        if jwks is not None:  # the signing keys before the first request (if reachable)
+            await jwks.refresh(force=True)
         tasks = [
             asyncio.create_task(kernel.broker.run(), name="broker-connect"),
+            *([_supervised("jwks", jwks.run)] if jwks is not None else []),
+            *(
+                [_supervised("staff-directory", kernel.directory.run)]
+                if isinstance(kernel.directory, StaffDirectory)
+                else []
+            ),
             _supervised("outbox-relay", relay.run),
             *(_supervised(c.queue_name, c.run) for c in event_consumers),
             *(_supervised(task.__name__, functools.partial(task, kernel)) for task in background),

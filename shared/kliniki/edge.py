@@ -24,7 +24,6 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from prometheus_client import Histogram
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -192,9 +191,9 @@ class EdgeMiddleware:
 
     @staticmethod
     async def _verify(kernel: Kernel, token: str) -> Principal:
-        """Signature and claims (in a worker thread: an unknown key is fetched from the JWKS
-        URL), then the staff directory: a ``sub`` that is not an active member is refused."""
-        principal = await run_in_threadpool(kernel.verifier.verify, token)
+        """Signature and claims (a key not seen yet is fetched from the JWKS URL first), then
+        the staff directory: a ``sub`` that is not an active member is refused."""
+        principal = await kernel.verifier.verify_async(token)
         if kernel.directory is not None:
             try:
                 active = await kernel.directory.is_active(principal.user_id)

@@ -130,7 +130,7 @@ def _subprotocol_token(header: str | None) -> str | None:
 async def authenticate(kernel: Kernel, token: str) -> Principal:
     """The same checks as every HTTP route (kliniki.web): signature, claims, an active member
     of staff, no pending one-time password."""
-    principal = await asyncio.to_thread(kernel.verifier.verify, token)
+    principal = await kernel.verifier.verify_async(token)
     if kernel.directory is not None and not await kernel.directory.is_active(principal.user_id):
         raise InvalidToken(f"{principal.user_id!r} is not an active member of staff")
     if principal.password_change_required:
