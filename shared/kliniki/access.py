@@ -70,6 +70,7 @@ class Permission(StrEnum):
     STAFF_ADMIN = "staff:admin"  # staff accounts: create, roles, deactivate, reset passwords
     KEYS_ROTATE = "keys:rotate"  # identity signs with a new key
     PASSWORD_CHANGE_OWN = "password:change-own"  # POST /me/password
+    REPORT_READ = "report:read"  # the daily outpatient report (counts, no patient)
     RECORD_EXPORT = "record:export"  # a visit as FHIR, for another system (clinicians, admin)
 
 
@@ -91,6 +92,7 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
         {Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN, Role.PHARMACIST}
     ),
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
+    Permission.REPORT_READ: SUPERVISORS,
     Permission.RECORD_EXPORT: frozenset(
         {
             Role.TRIAGE_NURSE,
@@ -175,6 +177,8 @@ FRAME_ROLES: dict[str, frozenset[Role]] = {
     "patient_ready_for_payment": _DESK,
     "visit_completed": ALL_STAFF,
     "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER, Role.RECEPTIONIST, Role.TRIAGE_NURSE}),
+    # To the stage's own role and the in-charge (frames.wait_time_exceeded addresses it).
+    "wait_time_exceeded": frozenset(STAGE_ROLE.values()) | SUPERVISORS,
 }
 
 # Top-level fields of a frame that only clinical roles see.
@@ -183,6 +187,8 @@ CLINICAL_FRAME_FIELDS: dict[str, frozenset[str]] = {
     "follow_up_scheduled": frozenset({"notes", "diagnosis"}),
     "visit_completed": frozenset({"dischargeNotes", "diagnosis"}),
     "new_assignment": frozenset({"chiefComplaint", "notes"}),
+    # The triage colour is a clinical judgement: the till sees only that payment is overdue.
+    "wait_time_exceeded": frozenset({"colour"}),
 }
 
 

@@ -17,13 +17,15 @@ Topology, for a queue ``triage.intake``: ``triage.intake`` (quorum), ``triage.in
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, ExchangeType
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -42,7 +44,18 @@ ATTEMPT_HEADER = "x-kliniki-attempt"
 ERROR_HEADER = "x-kliniki-error"
 
 EVENTS_CONSUMED = Counter(
-    "kliniki_events_consumed_total", "Events taken from a queue, by outcome", ["queue", "outcome"]
+    "kliniki_events_consumed_total",
+    "Events taken from a queue, by outcome (applied, duplicate, retried, dead_lettered, ignored)",
+    ["queue", "outcome"],
+)
+HANDLING_SECONDS = Histogram(
+    "kliniki_consumer_handling_seconds", "Time to apply one event (its transaction)", ["queue"]
+)
+# The queue is first in, first out: the age of the event at its head is the consumer's lag.
+CONSUMER_LAG = Gauge(
+    "kliniki_consumer_lag_seconds",
+    "Age of the event being handled (since it was written at its source)",
+    ["queue"],
 )
 
 
@@ -158,10 +171,15 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.queue_name, "ignored").inc()
             return
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        CONSUMER_LAG.labels(self.queue_name).set(
+            max(0.0, (dt.datetime.now(dt.UTC) - event.time).total_seconds())
+        )
         backoff = 0.2
+        started = time.perf_counter()
         while True:
             try:
                 applied = await self._apply(event, handler)
+                HANDLING_SECONDS.labels(self.queue_name).observe(time.perf_counter() - started)
                 break
             except asyncio.CancelledError:
                 raise

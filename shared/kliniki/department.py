@@ -17,6 +17,7 @@ from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.api import worklist_router
+from kliniki.worklist.escalation import escalator
 from kliniki.worklist.handlers import patient_snapshot_subscriptions
 from kliniki.worklist.models import WorklistModels
 from kliniki.worklist.service import AssignmentHook, Worklist
@@ -93,6 +94,7 @@ def create_department_app(
         routers=[worklist_router(worklist), *routers_factory(worklist)],
         consumers=[ConsumerSpec("inbox", [*snapshot_subs, *subscriptions])],
         staff_hooks=[worklist.on_staff_change],
+        background=[escalator(worklist)],
         description=description,
     )
     return app, worklist

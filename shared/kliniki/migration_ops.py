@@ -241,3 +241,18 @@ def create_patient_visits_v3() -> None:
 def drop_patient_visits_v3() -> None:
     op.drop_index(op.f("ix_patient_visits_patient_id"), table_name="patient_visits")
     op.drop_table("patient_visits")
+
+
+def add_wait_escalation_v4() -> None:
+    """The SATS colour of each visit (from triage) and how often an assignment was escalated
+    for waiting past its colour's target (kliniki.worklist.escalation)."""
+    op.add_column("patient_visits", sa.Column("triage_colour", sa.Text(), nullable=True))
+    op.add_column(
+        "assignments",
+        sa.Column("escalation_level", sa.SmallInteger(), server_default="0", nullable=False),
+    )
+
+
+def drop_wait_escalation_v4() -> None:
+    op.drop_column("assignments", "escalation_level")
+    op.drop_column("patient_visits", "triage_colour")

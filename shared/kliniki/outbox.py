@@ -31,6 +31,9 @@ BATCH_SIZE = 200
 
 EVENTS_PUBLISHED = Counter("kliniki_events_published_total", "Events relayed to the broker")
 OUTBOX_PENDING = Gauge("kliniki_outbox_pending", "Events committed but not yet published")
+OUTBOX_OLDEST = Gauge(
+    "kliniki_outbox_oldest_age_seconds", "Age of the oldest event waiting to be published"
+)
 EVENTS_PARKED = Counter(
     "kliniki_outbox_parked_total", "Outbox rows parked after repeated failed publishes"
 )
@@ -205,13 +208,23 @@ class OutboxRelay:
             )
 
     async def _update_gauges(self, conn: AsyncConnection) -> None:
-        parked = await conn.scalar(
-            select(func.count())
-            .select_from(self._outbox)
-            .where(self._outbox.c.published_at.is_(None), ~self._not_parked())
-        )
+        """Rows left after a pass: the parked ones, and any a broker hiccup or another replica
+        holds (waiting, with the oldest one's age)."""
+        outbox = self._outbox
+        row = (
+            await conn.execute(
+                select(
+                    func.count().filter(self._not_parked()),
+                    func.count().filter(~self._not_parked()),
+                    func.min(outbox.c.created_at).filter(self._not_parked()),
+                    func.now(),
+                ).where(outbox.c.published_at.is_(None))
+            )
+        ).one()
+        waiting, parked, oldest, now = row
+        OUTBOX_PENDING.set(waiting or 0)
         OUTBOX_PARKED.set(parked or 0)
-        OUTBOX_PENDING.set(0)
+        OUTBOX_OLDEST.set((now - oldest).total_seconds() if oldest is not None else 0)
 
     async def _listen(self) -> None:
         """Hold a LISTEN connection; reconnect when the database goes away."""

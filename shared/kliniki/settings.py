@@ -102,6 +102,17 @@ class ServiceSettings(BaseSettings):
         description="Backoff before each retry of a failed event; then it is dead-lettered.",
     )
     max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
+    wait_target_minutes: dict[str, float] = Field(
+        default={"RED": 0, "ORANGE": 10, "YELLOW": 60, "GREEN": 240, "UNTRIAGED": 15},
+        description="How long a patient may wait at a stage, by SATS colour; UNTRIAGED is the "
+        "first stage (registered, not yet triaged) and any stage before a colour is known.",
+    )
+    clinic_time_zone: str = Field(
+        default="Africa/Nairobi", description="The clinic's day for daily reports (IANA name)."
+    )
+    escalation_poll_seconds: float = Field(
+        default=15.0, description="How often each department looks for patients waiting too long."
+    )
     outbox_max_attempts: int = Field(
         default=5,
         description="Failed publishes of one outbox row before it is parked for an admin.",

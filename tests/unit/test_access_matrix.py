@@ -63,3 +63,14 @@ def test_a_cashier_never_gets_clinical_frames_or_fields() -> None:
 def test_a_role_nobody_knows_gets_nothing() -> None:
     assert frame_for("patient_registered", {"patientId": "p"}, frozenset({"visitor"})) is None
     assert not allowed(frozenset(), Permission.PATIENT_READ)
+
+
+def test_the_till_hears_an_overdue_payment_without_the_triage_colour() -> None:
+    data = {"patientId": "patient_1", "stage": "PAYMENT", "colour": "ORANGE", "minutesWaited": 12}
+    assert frame_for("wait_time_exceeded", data, frozenset({"cashier"})) == {
+        "patientId": "patient_1",
+        "stage": "PAYMENT",
+        "minutesWaited": 12,
+    }
+    assert frame_for("wait_time_exceeded", data, frozenset({"in_charge", "triage_nurse"})) == data
+    assert frame_for("wait_time_exceeded", data, frozenset({"receptionist"})) is None

@@ -88,3 +88,19 @@ def test_the_envelope_carries_its_version_in_the_type_and_ignores_unknown_fields
     )
     assert (event.routing_key, event.data_version) == ("patient.registered", 2)
     assert event.specversion == "1.0" and event.id
+
+
+def test_the_report_counts_under_fives_apart_and_interpolates_percentiles() -> None:
+    from registration.domain import age_band, percentile
+
+    assert [age_band(a) for a in (0, 4, 5, 80, None)] == [
+        "under5",
+        "under5",
+        "5andOver",
+        "5andOver",
+        "unknown",
+    ]
+    assert percentile([], 0.5) is None
+    assert percentile([7.0], 0.9) == 7.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert percentile([10.0, 1.0, 5.0], 0.9) == 9.0

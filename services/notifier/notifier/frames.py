@@ -242,3 +242,28 @@ def follow_up_scheduled(data: dict[str, Any]) -> Outgoing:
     if data.get("clinicianId"):
         return Outgoing("follow_up_scheduled", frame, user_id=data["clinicianId"])
     return Outgoing("follow_up_scheduled", frame, roles=("clinical_officer",))
+
+
+def wait_time_exceeded(data: dict[str, Any]) -> Outgoing:
+    """To the stage's staff and the in-charge: a patient has waited past their target."""
+    stage = Stage(data["stage"])
+    label = patient_label(data.get("patientName"), data.get("opNumber"))
+    minutes, target = data["minutesWaited"], data["targetMinutes"]
+    again = " again" if data.get("level", 1) > 1 else ""
+    return Outgoing(
+        "wait_time_exceeded",
+        {
+            "patientId": data["patientId"],
+            "visitId": data.get("visitId"),
+            "stage": stage.value,
+            "colour": data.get("colour"),
+            "minutesWaited": minutes,
+            "targetMinutes": target,
+            "level": data.get("level", 1),
+            "assignedTo": data.get("assignedToUserId"),
+            "priority": "URGENT",
+            "message": f"URGENT: {label} has waited{again} {minutes:g} min for "
+            f"{STAGE_PURPOSE[stage]} (target {target:g} min)",
+        },
+        roles=(STAGE_ROLE[stage].value, Role.IN_CHARGE.value),
+    )

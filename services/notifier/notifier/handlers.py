@@ -52,6 +52,8 @@ async def store_and_announce(
             "data": row["data"],
             "recipientUserId": row["recipient_user_id"],
             "recipientRoles": row["recipient_roles"],
+            # When the change was made at its source: live delivery measures the latency.
+            "writtenAt": event.time.isoformat(),
         }
         for id_, row in zip(ids, rows, strict=True)
     ]
@@ -223,8 +225,16 @@ async def on_appointment_scheduled(uow: UnitOfWork, event: CloudEvent) -> None:
     await store_and_announce(uow, event, [frames.follow_up_scheduled(event.data)])
 
 
+async def on_wait_time_exceeded(uow: UnitOfWork, event: CloudEvent) -> None:
+    await store_and_announce(uow, event, [frames.wait_time_exceeded(event.data)])
+
+
 def subscriptions() -> list[Subscription]:
     return [
+        *(
+            Subscription(department, "wait_time.exceeded", on_wait_time_exceeded)
+            for department in DEPARTMENTS
+        ),
         Subscription("registration", "patient.registered", on_patient_registered),
         Subscription("registration", "patient.updated", on_patient_updated),
         *(

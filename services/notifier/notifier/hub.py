@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.websockets import WebSocket
 
 from kliniki.access import live_frame_for
@@ -34,6 +35,12 @@ CLOSE_SLOW_CONSUMER = 4408
 CONNECTIONS = Gauge("kliniki_ws_connections", "Open WebSocket connections")
 FRAMES_SENT = Counter("kliniki_ws_frames_sent_total", "Frames queued to sockets", ["event"])
 SLOW_CLOSED = Counter("kliniki_ws_slow_consumers_closed_total", "Sockets closed for not reading")
+SEND_QUEUE = Gauge("kliniki_ws_send_queue_frames", "Frames queued to sockets, not yet written")
+WRITE_TO_FRAME = Histogram(
+    "kliniki_notification_delivery_seconds",
+    "From the change at its source service to its frame queued to a socket here",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 class Connection:
@@ -117,6 +124,10 @@ class Connection:
                 self.too_slow("one frame has waited too long to be sent")
                 return
 
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
     def drop_queued(self) -> None:
         """Forget frames not yet sent (the socket is closing; ``resume`` brings them back)."""
         while not self._queue.empty():
@@ -134,6 +145,8 @@ class Hub:
     def __init__(self) -> None:
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
         self._floor: int | None = None  # the live tail when sockets join (see live.py)
+        # Summed when /metrics is read, not on every frame.
+        SEND_QUEUE.set_function(lambda: sum(c.queued for c in self.connections()))
 
     def set_floor(self, position: int) -> None:
         """Live delivery starts after ``position``: sockets that came before learn it now."""
@@ -183,6 +196,11 @@ class Hub:
             if text is not None:
                 conn.send_encoded(event, text, frame_id)
                 delivered += 1
+        written_at = notification.get("writtenAt")
+        if delivered and isinstance(written_at, str):
+            WRITE_TO_FRAME.observe(
+                (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(written_at)).total_seconds()
+            )
         return delivered
 
     async def close_all(self, code: int, reason: str) -> None:

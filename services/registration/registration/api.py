@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from kliniki.access import Permission, Role
 from kliniki.auth import Principal
 from kliniki.directory import StaffDirectory
 from kliniki.uow import UnitOfWork
 from kliniki.web import UoW, expected_version, get_kernel, idempotent_create, require
-from registration import service
+from registration import report, service
 from registration.domain import VisitStatus
+from registration.report import DailyReport
 from registration.schemas import (
     AppointmentCreate,
     AppointmentOut,
@@ -145,3 +148,31 @@ async def list_appointments(
     patient_id: Annotated[str, Query(alias="patientId", min_length=1)],
 ) -> list[AppointmentOut]:
     return await service.list_appointments(uow.session, patient_id)
+
+
+ReportReader = Annotated[Principal, Depends(require(Permission.REPORT_READ))]
+
+
+@router.get(
+    "/reports/daily",
+    response_model=DailyReport,
+    tags=["reports"],
+    summary="The day's outpatient report (JSON, or CSV with Accept: text/csv)",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def read_daily_report(
+    principal: ReportReader,
+    uow: UoW,
+    request: Request,
+    date: Annotated[dt.date | None, Query(description="The clinic's day; today if omitted")] = None,
+) -> DailyReport | Response:
+    zone = get_kernel(request).settings.clinic_time_zone
+    day = date or dt.datetime.now(ZoneInfo(zone)).date()
+    found = await report.daily_report(uow.session, day, zone)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(
+            report.as_csv(found),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="outpatients-{day}.csv"'},
+        )
+    return found

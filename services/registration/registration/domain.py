@@ -170,3 +170,21 @@ def check_desk_visit_change(
     if status is VisitStatus.CANCELLED and set(changes) - {"status"}:
         errors.append(("status", "the visit is CANCELLED and cannot change"))
     return errors
+
+
+def age_band(age: int | None) -> str:
+    """The Ministry of Health's outpatient registers count under-fives apart."""
+    if age is None:
+        return "unknown"
+    return "under5" if age < 5 else "5andOver"
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile (0.5 = median) by linear interpolation; None if no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from kliniki.consumer import EventHandler, RefuseEvent, Subscription
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
-from registration import events
+from registration import events, report
 from registration.domain import PaymentStatus, VisitStatus, advances
 from registration.models import Visit
 from registration.schemas import VisitOut
@@ -82,14 +82,45 @@ async def on_invoice_settled(uow: UnitOfWork, event: CloudEvent) -> None:
             existing.total_amount = Decimal(str(data["totalAmount"]))
 
 
+def both(first: EventHandler, then: EventHandler) -> EventHandler:
+    async def handler(uow: UnitOfWork, event: CloudEvent) -> None:
+        await first(uow, event)
+        await then(uow, event)
+
+    return handler
+
+
+DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")
+
+
 def subscriptions() -> list[Subscription]:
     return [
         Subscription("triage", "encounter.updated", to(VisitStatus.IN_TRIAGE)),
-        Subscription("triage", "triage.completed", to(VisitStatus.WAITING_CONSULTATION)),
-        Subscription("clinical", "diagnosis.added", to(VisitStatus.IN_CONSULTATION)),
+        Subscription(
+            "triage",
+            "triage.completed",
+            both(to(VisitStatus.WAITING_CONSULTATION), report.record_colour),
+        ),
+        Subscription(
+            "clinical",
+            "diagnosis.added",
+            both(to(VisitStatus.IN_CONSULTATION), report.record_diagnosis),
+        ),
         Subscription("clinical", "prescription.created", to(VisitStatus.IN_CONSULTATION)),
         Subscription("clinical", "lab_request.created", to(VisitStatus.IN_CONSULTATION)),
         Subscription("clinical", "consultation.completed", on_consultation_completed),
         Subscription("billing", "visit.ready_for_payment", to(VisitStatus.WAITING_PAYMENT)),
         Subscription("billing", "invoice.settled", on_invoice_settled),
+        # The daily report's read model (registration.report).
+        Subscription("billing", "payment.completed", report.record_payment),
+        *(
+            subscription
+            for department in DEPARTMENTS
+            for subscription in (
+                Subscription(department, "assignment.created", report.record_arrival),
+                Subscription(department, "assignment.completed", report.record_handed_on),
+                Subscription(department, "assignment.cancelled", report.record_handed_on),
+                Subscription(department, "wait_time.exceeded", report.record_breach),
+            )
+        ),
     ]

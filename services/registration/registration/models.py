@@ -77,3 +77,53 @@ class Appointment(Versioned, Base):
     notes: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False, default="SCHEDULED")
     scheduled_by: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+# -- The daily outpatient report's read model: what the other departments told registration ---
+
+
+class VisitTriage(Base):
+    """The SATS colour triage gave a visit (``triage.completed``)."""
+
+    __tablename__ = "report_visit_triage"
+
+    visit_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    triage_colour: Mapped[str | None] = mapped_column(Text)
+
+
+class StageWait(Base):
+    """A patient's time on one department's worklist (``assignment.created`` to handed on)."""
+
+    __tablename__ = "report_stage_waits"
+
+    assignment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    visit_id: Mapped[str | None] = mapped_column(Text, index=True)
+    stage: Mapped[str] = mapped_column(Text, nullable=False)
+    arrived_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    breaches: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class DiagnosisMade(Base):
+    """An ICD-10 diagnosis of a visit (``diagnosis.added``): code and title, nothing more."""
+
+    __tablename__ = "report_diagnoses"
+
+    diagnosis_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    visit_id: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class PaymentTaken(Base):
+    """A payment at the till (``payment.completed``)."""
+
+    __tablename__ = "report_payments"
+
+    payment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    visit_id: Mapped[str] = mapped_column(Text, nullable=False)
+    payment_type: Mapped[str] = mapped_column(Text, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    paid_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )

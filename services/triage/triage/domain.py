@@ -43,6 +43,32 @@ def parse_category(raw: str) -> TriageCategory:
     )
 
 
+class TriageColour(StrEnum):
+    """The South African Triage Scale colour the nurse chose: it sets how long a patient may
+    wait at every later stage (RED immediately, ORANGE 10 min, YELLOW 60, GREEN 240)."""
+
+    RED = "RED"
+    ORANGE = "ORANGE"
+    YELLOW = "YELLOW"
+    GREEN = "GREEN"
+
+
+# A category given without a colour: the colour with the strictest target of that category.
+CATEGORY_COLOUR = {
+    TriageCategory.EMERGENCY: TriageColour.RED,
+    TriageCategory.URGENT: TriageColour.ORANGE,
+    TriageCategory.NORMAL: TriageColour.GREEN,
+}
+
+
+def colour_of(raw: str) -> TriageColour:
+    """The SATS colour named by a category as staff write it ('ORANGE', 'urgent', 'Routine')."""
+    key = raw.strip().upper().replace(" ", "_").replace("-", "_")
+    if key in TriageColour.__members__:
+        return TriageColour(key)
+    return CATEGORY_COLOUR[parse_category(raw)]
+
+
 def worklist_priority(category: TriageCategory) -> str:
     """The consultation worklist has two lanes: emergencies and urgent cases go first."""
     return "NORMAL" if category is TriageCategory.NORMAL else "URGENT"

@@ -17,6 +17,7 @@ class EncounterUpdated(ApiModel):
     visit_id: str
     vital_signs: VitalSignsOut
     triage_category: str | None
+    triage_colour: str | None = None
     chief_complaint: str | None
     tews_score: int | None
     suggested_category: str | None
@@ -30,6 +31,7 @@ class TriageCompleted(ApiModel):
     patient_id: str
     visit_id: str
     triage_category: str
+    triage_colour: str
     priority: str
     chief_complaint: str | None
     vital_signs: VitalSignsOut

@@ -36,6 +36,7 @@ class Encounter(Versioned, Base):
     oxygen_saturation_percent: Mapped[float | None] = mapped_column(Float)
     weight_kg: Mapped[float | None] = mapped_column(Float)
     triage_category: Mapped[str | None] = mapped_column(Text)
+    triage_colour: Mapped[str | None] = mapped_column(Text)
     chief_complaint: Mapped[str | None] = mapped_column(Text)
     tews_score: Mapped[int | None] = mapped_column(Integer)
     recorded_by: Mapped[str | None] = mapped_column(Text)

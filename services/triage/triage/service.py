@@ -14,6 +14,7 @@ from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from triage import events
 from triage.domain import (
+    CATEGORY_COLOUR,
     VITAL_SIGNS,
     TriageCategory,
     VitalSignError,
@@ -123,6 +124,8 @@ async def update_encounter(
         changed.append("vitalSigns")
     if body.triage_category is not None:
         encounter.triage_category = body.triage_category.value
+    if body.triage_colour is not None:
+        encounter.triage_colour = body.triage_colour.value
         changed.append("triageCategory")
     if body.chief_complaint is not None:
         encounter.chief_complaint = body.chief_complaint
@@ -140,6 +143,7 @@ async def update_encounter(
             visit_id=encounter.visit_id,
             vital_signs=after.vital_signs,
             triage_category=encounter.triage_category,
+            triage_colour=encounter.triage_colour,
             chief_complaint=encounter.chief_complaint,
             tews_score=encounter.tews_score,
             suggested_category=after.suggested_category,
@@ -177,6 +181,7 @@ async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
             patient_id=encounter.patient_id,
             visit_id=encounter.visit_id,
             triage_category=category.value,
+            triage_colour=encounter.triage_colour or CATEGORY_COLOUR[category].value,
             priority=worklist_priority(category),
             chief_complaint=encounter.chief_complaint,
             vital_signs=after.vital_signs,

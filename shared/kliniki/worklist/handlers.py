@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kliniki.access import Stage
 from kliniki.consumer import Subscription
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
@@ -19,7 +20,19 @@ def patient_snapshot_subscriptions(worklist: Worklist) -> list[Subscription]:
             reason = event.data.get("cancellationReason") or "cancelled"
             await worklist.withdraw(uow, event.visitid, f"visit cancelled: {reason}")
 
+    async def remember_colour(uow: UnitOfWork, event: CloudEvent) -> None:
+        colour = event.data.get("triageColour")
+        if event.visitid and event.subject and isinstance(colour, str):
+            await worklist.remember_colour(uow.session, event.subject, event.visitid, colour)
+
+    # Triage knows its own colours; every later stage learns them from triage.completed.
+    colours = (
+        []
+        if worklist.stage is Stage.TRIAGE
+        else [Subscription("triage", "triage.completed", remember_colour)]
+    )
     return [
+        *colours,
         Subscription("registration", "patient.registered", remember),
         Subscription("registration", "visit.updated", withdraw_cancelled),
         Subscription("registration", "patient.updated", remember),

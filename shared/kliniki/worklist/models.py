@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, SmallInteger, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kliniki.access import Stage
@@ -58,6 +58,10 @@ def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels
         notes: Mapped[str | None] = mapped_column(Text)
         # Why the patient is here, in words for the assignee ("triaged as URGENT - chest pain").
         reason: Mapped[str | None] = mapped_column(Text)
+        # How often the patient was escalated for waiting here past their target (0, 1, 2).
+        escalation_level: Mapped[int] = mapped_column(
+            SmallInteger, nullable=False, default=0, server_default="0"
+        )
         completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     class DutyShift(base):  # type: ignore[valid-type,misc]
@@ -99,5 +103,7 @@ def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels
 
         visit_id: Mapped[str] = mapped_column(Text, primary_key=True)
         patient_id: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+        # The SATS colour triage gave the visit: how long the patient may wait at each stage.
+        triage_colour: Mapped[str | None] = mapped_column(Text)
 
     return WorklistModels(stage, Assignment, DutyShift, PatientSnapshot, PatientVisit)

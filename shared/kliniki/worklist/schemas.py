@@ -24,6 +24,9 @@ class AssignmentOut(ApiModel):
     created_by: str
     notes: str | None
     reason: str | None = None
+    escalation_level: int = Field(
+        default=0, description="1 once the patient waited past their target here, 2 past twice"
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     completed_at: dt.datetime | None

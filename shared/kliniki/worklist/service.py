@@ -105,6 +105,20 @@ class Worklist:
             for s in shifts
         ]
 
+    async def remember_colour(
+        self, session: AsyncSession, patient_id: str, visit_id: str, colour: str
+    ) -> None:
+        """The SATS colour triage gave the visit (sets this stage's waiting target)."""
+        visits = self.models.PatientVisit
+        statement = pg_insert(visits).values(
+            visit_id=visit_id, patient_id=patient_id, triage_colour=colour
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[visits.visit_id], set_={"triage_colour": colour}
+            )
+        )
+
     async def visit_owner(self, session: AsyncSession, visit_id: str) -> str | None:
         """The patient a visit belongs to, as registration's events told; None if unknown."""
         visit = await session.get(self.models.PatientVisit, visit_id)

@@ -1,0 +1,23 @@
+"""wait escalation
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-04 20:00:00
+"""
+
+from collections.abc import Sequence
+
+from kliniki.migration_ops import add_wait_escalation_v4, drop_wait_escalation_v4
+
+revision: str = '0006'
+down_revision: str | None = '0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    add_wait_escalation_v4()
+
+
+def downgrade() -> None:
+    drop_wait_escalation_v4()
