@@ -11,12 +11,10 @@ import asyncio
 import datetime as dt
 
 import httpx
-import jwt
 
-from kliniki.settings import DEV_JWT_SECRET
 from tests.support.journey import Journey
 from tests.support.live import StaffSocket
-from tests.support.stack import Stack, auth
+from tests.support.stack import Stack, auth, signed_token
 from tests.support.waiting import eventually
 
 SCRIPT = "<script>alert(1)</script>"
@@ -104,16 +102,14 @@ async def test_presence_and_typing_echo_only_ids_and_plain_names(
 
     # A token whose name carries markup is refused everywhere, the socket included.
     now = dt.datetime.now(dt.UTC)
-    forged = jwt.encode(
+    forged = signed_token(  # signed as identity signs: only the name is wrong
         {
             "sub": "nurse_sarah",
             "name": f"Sarah {SCRIPT}",
             "roles": ["triage_nurse"],
             "iat": now,
             "exp": now + dt.timedelta(minutes=5),
-        },
-        DEV_JWT_SECRET,
-        algorithm="HS256",
+        }
     )
     refused = await http.get(
         f"{stack.url('triage')}/assignments", headers={"Authorization": f"Bearer {forged}"}

@@ -31,6 +31,7 @@ from kliniki.audit import history
 from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
 from kliniki.db import is_database_unavailable
+from kliniki.directory import STAFF_EVENTS, StaffDirectory, StaffHook, staff_subscriptions
 from kliniki.edge import EdgeMiddleware
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
@@ -76,7 +77,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         principal = getattr(request.state, "principal", None)
         if exc.record and "current" in body and principal is not None:
             body["current"] = visible(exc.record, body["current"], principal.roles)
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON)
+        return JSONResponse(
+            body, status_code=exc.status, media_type=PROBLEM_JSON, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -201,6 +204,8 @@ def create_service_app(
     routers: Sequence[APIRouter],
     consumers: Sequence[ConsumerSpec] = (),
     background: Sequence[BackgroundTask] = (),
+    startup: Sequence[BackgroundTask] = (),
+    staff_hooks: Sequence[StaffHook] = (),
     title: str | None = None,
     description: str = "",
     public_paths: Sequence[str] = (),
@@ -213,6 +218,19 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kernel = Kernel.build(settings, metadata)
         app.state.kernel = kernel
+        for step in startup:  # before the first request: seeds, keys
+            await step(kernel)
+        specs = list(consumers)
+        if isinstance(kernel.directory, StaffDirectory):
+            # Every service keeps its staff directory from identity's events (<service>.staff).
+            try:
+                await kernel.directory.seed()
+                await kernel.directory.load()
+            except Exception as exc:  # the database is not up yet: the reload loop catches up
+                if not is_database_unavailable(exc):
+                    raise
+                log.warning("staff directory not loaded yet: %s", exc)
+            specs.append(ConsumerSpec("staff", staff_subscriptions(kernel.directory, staff_hooks)))
         relay = OutboxRelay(
             kernel.engine,
             kernel.tables,
@@ -230,10 +248,19 @@ def create_service_app(
                 c.purpose,
                 c.subscriptions,
             )
-            for c in consumers
+            for c in specs
         ]
+        jwks = kernel.verifier.jwks
+        if jwks is not None:  # the signing keys before the first request (if reachable)
+            await jwks.refresh(force=True)
         tasks = [
             asyncio.create_task(kernel.broker.run(), name="broker-connect"),
+            *([_supervised("jwks", jwks.run)] if jwks is not None else []),
+            *(
+                [_supervised("staff-directory", kernel.directory.run)]
+                if isinstance(kernel.directory, StaffDirectory)
+                else []
+            ),
             _supervised("outbox-relay", relay.run),
             *(_supervised(c.queue_name, c.run) for c in event_consumers),
             *(_supervised(task.__name__, functools.partial(task, kernel)) for task in background),
@@ -254,7 +281,10 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.consumer_specs = list(consumers)  # what this service listens to (docs check it)
+    # What this service listens to (docs/events.md is checked against it).
+    app.state.consumer_specs = list(consumers)
+    if "staff_directory" in metadata.tables:
+        app.state.consumer_specs.append(ConsumerSpec("staff", staff_subscriptions_of(metadata)))
     _install_error_handlers(app)
     tracing.instrument_app(app)
     app.add_middleware(EdgeMiddleware, settings=settings, public_paths=frozenset(public_paths))
@@ -262,6 +292,15 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def staff_subscriptions_of(metadata: MetaData) -> list[Subscription]:
+    """The routing keys of the staff consumer, for the docs check (handlers unused)."""
+
+    async def unused(uow: object, event: object) -> None:
+        return None
+
+    return [Subscription("identity", key, unused) for key in STAFF_EVENTS]
 
 
 def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:

@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 from limits import RateLimitItem, parse
@@ -29,7 +30,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kliniki.auth import InvalidToken, Principal, bearer_token
+from kliniki.db import is_database_unavailable
 from kliniki.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from kliniki.kernel import Kernel
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -49,6 +54,10 @@ HTTP_REQUESTS = Histogram(
     "HTTP request duration by route",
     ["method", "route", "status"],
 )
+
+
+class DirectoryUnavailable(Exception):
+    """The staff directory could not be read (the database is away for a moment)."""
 
 
 @dataclass(frozen=True)
@@ -146,8 +155,15 @@ class EdgeMiddleware:
         principal: Principal | None = None
         if token is not None:
             try:
-                principal = scope["app"].state.kernel.verifier.verify(token)
+                principal = await self._verify(scope["app"].state.kernel, token)
                 state["auth"] = Authentication(principal, None)
+            except DirectoryUnavailable:
+                return _problem(
+                    503,
+                    "Service unavailable",
+                    "the staff directory cannot be read for a moment (database); try again",
+                    {"Retry-After": "2"},
+                )
             except InvalidToken as exc:
                 state["auth"] = Authentication(None, str(exc))
                 # Only refused tokens count: staff behind the same clinic router keep working.
@@ -172,6 +188,22 @@ class EdgeMiddleware:
         if wait is not None:
             return _too_many(wait, "too many changes in a short time; slow down")
         return None
+
+    @staticmethod
+    async def _verify(kernel: Kernel, token: str) -> Principal:
+        """Signature and claims (a key not seen yet is fetched from the JWKS URL first), then
+        the staff directory: a ``sub`` that is not an active member is refused."""
+        principal = await kernel.verifier.verify_async(token)
+        if kernel.directory is not None:
+            try:
+                active = await kernel.directory.is_active(principal.user_id)
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    raise DirectoryUnavailable from exc
+                raise
+            if not active:
+                raise InvalidToken(f"{principal.user_id!r} is not an active member of staff here")
+        return principal
 
     def _counting(self, receive: Receive) -> Receive:
         """``receive`` that refuses a body once it grows past the limit, however it is sent."""

@@ -14,13 +14,21 @@ class Problem(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, record: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        record: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
         # The kind of record in ``current`` (kliniki.access): the app factory leaves out the
         # fields the caller's roles may not read, as in any other answer.
         self.record = record
+        self.headers = headers or {}
 
     @property
     def type_uri(self) -> str:
@@ -43,6 +51,11 @@ class Problem(Exception):
 class Unauthorized(Problem):
     status = 401
     title = "Unauthorized"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    title = "Too many requests"
 
 
 class Forbidden(Problem):

@@ -25,24 +25,53 @@ def get_kernel(request: Request) -> Kernel:
     return request.app.state.kernel
 
 
-def current_principal(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+def authenticate(
+    request: Request, authorization: str | None, *, pending_password_change: bool = False
 ) -> Principal:
-    # The edge (kliniki.edge) verified the token once, before the body was read.
+    """The bearer token's staff member, as the edge (kliniki.edge) verified it once, before the
+    body was read: signature, issuer, audience, lifetime, and a ``sub`` this service knows as
+    an active member of staff. A one-time password's token only where allowed."""
     auth: Authentication | None = getattr(request.state, "auth", None)
     if auth is None or bearer_token(authorization) is None:
         raise Unauthorized("send a bearer token: 'Authorization: Bearer <token>'")
     if auth.principal is None:
         raise Unauthorized(f"the token was refused: {auth.error}")
+    if auth.principal.password_change_required and not pending_password_change:
+        raise Forbidden(
+            "you signed in with a one-time password: choose your own first "
+            "(POST /me/password at identity)"
+        )
     request.state.principal = auth.principal
     return auth.principal
 
 
-def require(permission: Permission, stage: Stage | None = None) -> Callable[[Principal], Principal]:
-    """Dependency: the caller, if one of their roles holds ``permission`` (else 403)."""
+def current_principal(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    return authenticate(request, authorization)
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+
+def principal_with_one_time_password(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """Like ``current_principal``, but a one-time password's token is let in too."""
+    return authenticate(request, authorization, pending_password_change=True)
+
+
+def require(
+    permission: Permission,
+    stage: Stage | None = None,
+    *,
+    pending_password_change: bool = False,
+) -> Callable[[Principal], Principal]:
+    """Dependency: the caller, if one of their roles holds ``permission`` (else 403).
+    ``pending_password_change``: a one-time password's token is let in (only POST /me/password)."""
+    who = principal_with_one_time_password if pending_password_change else current_principal
+
+    # A default, not Annotated[...]: annotations are strings here and ``who`` is local.
+    def check(principal: Principal = Depends(who)) -> Principal:
         if not allowed(principal.roles, permission, stage):
             raise Forbidden(
                 f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) may not "
