@@ -403,8 +403,16 @@ class Worklist:
                 before={"onDuty": shift.on_duty},
                 details="deactivated" if not member.active else f"no longer {self.role.value}",
             )
-        for assignment in await self.list(session, assigned_to=member.user_id):
-            await session.refresh(assignment, with_for_update=True)
+        a = self.models.Assignment
+        open_ones = await session.scalars(
+            select(a)
+            .where(
+                a.assigned_to_user_id == member.user_id,
+                a.status == AssignmentStatus.ACTIVE.value,
+            )
+            .with_for_update()
+        )
+        for assignment in open_ones.all():
             before_out = AssignmentOut.model_validate(assignment)
             assignment.assigned_to_user_id = None
             assignment.assigned_to_name = None
