@@ -16,7 +16,9 @@ import { homeFor } from "./roles";
 import { Shell } from "./Shell";
 import { SignIn } from "./SignIn";
 
-const theme = createTheme({ primaryColor: "teal", primaryShade: 8, defaultRadius: "sm" });
+// Teal whose two darkest shades both carry white text at WCAG AA (filled buttons hover to 8).
+const brand = ["#e6fcf5", "#c3fae8", "#96f2d7", "#63e6be", "#38d9a9", "#20c997", "#12b886", "#0ca678", "#0a7356", "#087f5b"] as const;
+const theme = createTheme({ colors: { brand: [...brand] }, primaryColor: "brand", primaryShade: 9, defaultRadius: "sm" });
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -51,7 +53,7 @@ function Keyed({ Screen }: { Screen: (props: { patientId: string }) => React.Rea
 export function App() {
   return (
     <MantineProvider theme={theme}>
-      <Notifications position="top-right" limit={8} />
+      <Notifications position="bottom-right" limit={6} />
       <QueryClientProvider client={queryClient}>
         <AuthProvider>
           <BrowserRouter>

@@ -1,5 +1,5 @@
 /** The frame of every screen: header (who, connection, search, notifications) and navigation. */
-import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title, VisuallyHidden } from "@mantine/core";
+import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { Link, Outlet, useLocation } from "react-router";
 import { label, t, type MessageKey } from "../i18n";
@@ -34,7 +34,7 @@ export function Shell() {
             <Badge
               role="status"
               aria-label={t("header.connection", { state: stateText })}
-              color={state === "live" ? "green.9" : "orange.9"}
+              color={state === "live" ? "#1b5e20" : "#a33b00"}
               variant="filled"
             >
               {stateText}
@@ -59,15 +59,13 @@ export function Shell() {
             component={Link}
             to={`/${screen}`}
             label={t(`nav.${screen}` as MessageKey)}
+            variant="filled"
             active={location.pathname.startsWith(`/${screen}`)}
             onClick={close}
           />
         ))}
       </AppShell.Navbar>
       <AppShell.Main component="main">
-        <VisuallyHidden>
-          <h1>{t("appName")}</h1>
-        </VisuallyHidden>
         <Outlet />
       </AppShell.Main>
     </AppShell>

@@ -78,9 +78,10 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     live.on("typing", (data: TypingData) => setTyping((m) => applyTyping(m, data)));
     live.on("*", (data: Record<string, unknown>, frame: Frame) => {
       if (NOT_NOTIFICATIONS.has(frame.event) || ["open", "close", "unauthorized"].includes(frame.event)) return;
-      for (const key of staleQueries(frame.event, data ?? {})) {
-        void queryClient.invalidateQueries({ queryKey: key });
-      }
+      const stale = staleQueries(frame.event, data ?? {});
+      const refresh = () => stale.forEach((key) => void queryClient.invalidateQueries({ queryKey: key }));
+      refresh();
+      if (stale.length) setTimeout(refresh, 1500); // the department's own copy may land just after
       if (typeof frame.id !== "number") return;
       void queryClient.invalidateQueries({ queryKey: ["notifier", "notifications"] });
       setReceived((n) => n + 1);

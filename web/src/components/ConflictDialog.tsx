@@ -38,7 +38,8 @@ export function ConflictDialog({
 }) {
   const changes = conflict ? changedFields(conflict.loaded, conflict.current) : [];
   return (
-    <Modal opened={conflict !== null} onClose={onReload} title={t("conflict.title")} size="lg">
+    <Modal opened={conflict !== null} onClose={onReload} title={t("conflict.title")} size="lg"
+      closeButtonProps={{ "aria-label": t("common.close") }}>
       {conflict && (
         <>
           <Text mb="sm">{conflict.detail}</Text>

@@ -3,7 +3,7 @@ import { Group, Paper, Stack, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { label } from "../i18n";
-import { PresenceBar, usePresence } from "../features/presence/presence";
+import { PresenceBar, TypingElsewhere, usePresence } from "../features/presence/presence";
 
 export function usePatient(patientId: string) {
   return useQuery({
@@ -16,8 +16,11 @@ export function PatientHeader({
   patientId,
   title,
   setModeRef,
+  shownBelow = [],
 }: {
   patientId: string;
+  /** Fields whose typing the screen shows beside the field itself. */
+  shownBelow?: string[];
   title: (name: string) => string;
   setModeRef?: (setMode: (mode: "viewing" | "editing") => void) => void;
 }) {
@@ -32,7 +35,7 @@ export function PatientHeader({
           {title(p?.fullName ?? "…")}
         </Title>
         {p && (
-          <Text size="sm" c="dimmed">
+          <Text size="sm" c="gray.8">
             {p.opNumber} · {label("gender", p.gender)} · {p.age ?? "?"} y · {p.phoneNumber ?? ""} ·{" "}
             {label("insurance", p.insuranceType)}
             {p.visit ? ` · ${label("status", p.visit.status)}` : ""}
@@ -41,6 +44,7 @@ export function PatientHeader({
         <Group>
           <PresenceBar entityType="patient" entityId={patientId} />
         </Group>
+        <TypingElsewhere patientId={patientId} shownBelow={shownBelow} />
       </Stack>
     </Paper>
   );

@@ -76,7 +76,7 @@ export function Worklist({
   const error = update.error ?? setDuty.error ?? assignments.error;
 
   return (
-    <Paper component="section" aria-labelledby={`${department}-worklist-title`} p="md" withBorder>
+    <Paper p="md" withBorder>
       <Group justify="space-between" mb="sm">
         <Title order={2} size="h3" id={`${department}-worklist-title`}>
           {title}
@@ -92,7 +92,7 @@ export function Worklist({
       <ErrorNote message={error ? (error instanceof ApiError ? error.message : String(error)) : undefined} />
       <div role="region" aria-label={t("worklist.region")} style={{ overflowX: "auto" }}>
         {rows.length === 0 && !assignments.isLoading ? (
-          <Text c="dimmed">{t("worklist.empty")}</Text>
+          <Text c="gray.8">{t("worklist.empty")}</Text>
         ) : (
           <Table striped highlightOnHover verticalSpacing="xs">
             <Table.Thead>
@@ -116,12 +116,12 @@ export function Worklist({
                     >
                       {a.patientName}
                     </Button>
-                    <Text size="xs" c="dimmed" span>
+                    <Text size="xs" c="gray.8" span>
                       {a.opNumber}
                     </Text>
                   </Table.Td>
                   <Table.Td>
-                    <Badge color={a.priority === "URGENT" ? "red.8" : "gray.7"} variant="filled">
+                    <Badge color={a.priority === "URGENT" ? "red.9" : "gray.7"} variant="filled">
                       {t(`priority.${a.priority}`)}
                     </Badge>
                   </Table.Td>
@@ -132,7 +132,7 @@ export function Worklist({
                       {a.assignedToUserId !== user.id && (
                         <Button
                           size="xs"
-                          variant="light"
+                          variant="outline"
                           aria-label={t("worklist.claim", { name: a.patientName })}
                           onClick={() => update.mutate({ a, body: { assignedToUserId: user.id } })}
                         >

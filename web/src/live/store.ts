@@ -83,7 +83,12 @@ export type QueryKeyPrefix = readonly unknown[];
  */
 export function staleQueries(event: string, data: Record<string, unknown>): QueryKeyPrefix[] {
   const patientId = typeof data.patientId === "string" ? data.patientId : undefined;
-  const record: QueryKeyPrefix[] = patientId ? [["clinical", "record", patientId]] : [];
+  // Every frame about a patient refreshes that patient's record and demographics: departments
+  // learn of each other's changes through events too, so the record may lag the frame a little
+  // (LiveProvider asks again a moment later).
+  const record: QueryKeyPrefix[] = patientId
+    ? [["clinical", "record", patientId], ["registration", "patients", patientId]]
+    : [];
   const visits: QueryKeyPrefix[] = [["registration", "visits"], ["registration", "patients"]];
   switch (event) {
     case "patient_registered":
@@ -92,6 +97,8 @@ export function staleQueries(event: string, data: Record<string, unknown>): Quer
     case "patient_assignment_updated":
     case "wait_time_exceeded":
       return [
+        ...record,
+        ["triage", "encounters"],
         ["triage", "assignments"],
         ["clinical", "assignments"],
         ["lab", "assignments"],

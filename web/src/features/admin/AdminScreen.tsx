@@ -101,7 +101,7 @@ export function AdminScreen() {
         <Grid.Col span={{ base: 12, md: 6 }}>
           <Paper withBorder p="md" component="section" aria-labelledby="staff-title">
             <Title order={2} size="h3" id="staff-title" mb="sm">{t("admin.staff")}</Title>
-            {staff.isError && <Text c="dimmed">{t("admin.identityMissing")}</Text>}
+            {staff.isError && <Text c="gray.8">{t("admin.identityMissing")}</Text>}
             <Table>
               <Table.Tbody>
                 {rows.map((s) => (

@@ -87,7 +87,7 @@ export function CashierPatient({ patientId }: { patientId: string }) {
         <Paper withBorder p="md" component="section" aria-labelledby="invoice-title">
           <Group justify="space-between" mb="sm">
             <Title order={3} size="h4" id="invoice-title">{t("cashier.invoice")} · {inv.opNumber}</Title>
-            <Badge color={inv.status === "PAID" ? "green.9" : "blue.9"}>{inv.status}</Badge>
+            <Badge color={inv.status === "PAID" ? "#1b5e20" : "blue.9"}>{inv.status}</Badge>
           </Group>
           <Table striped withTableBorder>
             <Table.Thead>
@@ -102,7 +102,7 @@ export function CashierPatient({ patientId }: { patientId: string }) {
               <Table.Tr><Table.Th>{t("cashier.balance")}</Table.Th><Table.Th ta="right">{money(inv.balance, inv.currency)}</Table.Th></Table.Tr>
             </Table.Tbody>
           </Table>
-          {inv.pendingOrders > 0 && <Text mt="xs" c="orange.9">{t("cashier.pending", { count: inv.pendingOrders })}</Text>}
+          {inv.pendingOrders > 0 && <Text mt="xs" c="#a33b00">{t("cashier.pending", { count: inv.pendingOrders })}</Text>}
           {inv.payments.map((p) => (
             <Text key={p.id} size="sm">{label("method", p.paymentType)} {money(p.amount, p.currency)} {p.reference ?? ""} · {p.processedByName ?? p.processedBy}</Text>
           ))}

@@ -48,12 +48,12 @@ function vitalText(v: unknown): string {
 
 function TriageFindings({ record }: { record: PatientRecord }) {
   const triage = record.triage;
-  if (!triage) return <Text c="dimmed">{t("clinical.noTriage")}</Text>;
+  if (!triage) return <Text c="gray.8">{t("clinical.noTriage")}</Text>;
   const vs = triage.vitalSigns as Record<string, unknown>;
   return (
     <Stack gap={4}>
       <Group gap="xs">
-        {triage.triageCategory && <Badge color={triage.triageCategory === "NORMAL" ? "gray.7" : "red.8"}>{triage.triageCategory}</Badge>}
+        {triage.triageCategory && <Badge color={triage.triageCategory === "NORMAL" ? "gray.7" : "red.9"}>{triage.triageCategory}</Badge>}
         {triage.tewsScore !== null && <Badge color="gray.8">{`TEWS ${triage.tewsScore}`}</Badge>}
       </Group>
       <Text size="sm">{triage.chiefComplaint}</Text>
@@ -168,8 +168,8 @@ function LabResults({ record }: { record: PatientRecord }) {
         <div key={lr.id}>
           <Group gap="xs">
             <Text fw={600}>{lr.testType}</Text>
-            <Badge variant="light" color="gray.8">{lr.status}</Badge>
-            {lr.urgency === "URGENT" && <Badge color="red.8">URGENT</Badge>}
+            <Badge variant="outline" color="gray.8">{lr.status}</Badge>
+            {lr.urgency === "URGENT" && <Badge color="red.9">URGENT</Badge>}
             {lr.resultsCritical && <Badge color="red.9" variant="filled">{t("clinical.critical")}</Badge>}
           </Group>
           {lr.results && lr.results.length > 0 && (
@@ -191,7 +191,7 @@ function LabResults({ record }: { record: PatientRecord }) {
           {lr.resultNotes && <Text size="sm">{lr.resultNotes}</Text>}
         </div>
       ))}
-      {record.labRequests.length === 0 && <Text c="dimmed">{t("common.none")}</Text>}
+      {record.labRequests.length === 0 && <Text c="gray.8">{t("common.none")}</Text>}
     </Stack>
   );
 }
@@ -216,7 +216,7 @@ function CompleteConsultation({ record }: { record: PatientRecord }) {
   return (
     <Stack gap="xs">
       <ErrorNote message={complete.error?.message} />
-      <Button color="green.9" onClick={() => complete.mutate()} loading={complete.isPending}>{t("clinical.completeConsultation")}</Button>
+      <Button color="#1b5e20" onClick={() => complete.mutate()} loading={complete.isPending}>{t("clinical.completeConsultation")}</Button>
     </Stack>
   );
 }
@@ -228,14 +228,16 @@ export function ClinicalPatient({ patientId }: { patientId: string }) {
   const r = record.data;
   return (
     <>
-      <PatientHeader patientId={patientId} title={(name) => t("clinical.title", { name })}
+      <PatientHeader patientId={patientId} shownBelow={["vital_signs", "lab_results", "diagnosis", "prescription"]} title={(name) => t("clinical.title", { name })}
         setModeRef={(fn) => { setMode.current = fn; }} />
       <ErrorNote message={record.error?.message} />
       {r && (
         <Grid>
           <Grid.Col span={{ base: 12, md: 6 }}>
             <Stack>
-              <Section title={t("clinical.triage")}><TriageFindings record={r} /></Section>
+              <Section title={t("clinical.triage")} side={<TypingHint patientId={patientId} field="vital_signs" />}>
+                <TriageFindings record={r} />
+              </Section>
               <Section title={t("clinical.results")} side={<TypingHint patientId={patientId} field="lab_results" />}>
                 <LabResults record={r} />
               </Section>

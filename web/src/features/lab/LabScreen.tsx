@@ -53,8 +53,8 @@ function ResultsForm({ request, test, patientId, onEditing }: {
       <Group justify="space-between" mb="xs">
         <Title order={3} size="h4" id={`req-${request.id}`}>{request.testName}</Title>
         <Group gap="xs">
-          {request.urgency === "URGENT" && <Badge color="red.8">URGENT</Badge>}
-          <Badge variant="light" color="gray.8">{request.status}</Badge>
+          {request.urgency === "URGENT" && <Badge color="red.9">URGENT</Badge>}
+          <Badge variant="outline" color="gray.8">{request.status}</Badge>
         </Group>
       </Group>
       {request.orderNotes && <Text size="sm" mb="xs">{request.orderNotes}</Text>}
@@ -80,7 +80,7 @@ function ResultsForm({ request, test, patientId, onEditing }: {
                   </Table.Td>
                   <Table.Td aria-live="polite">
                     {flag && (
-                      <Badge color={flag === "NORMAL" ? "green.9" : flag.startsWith("CRITICAL") ? "red.9" : "orange.9"} variant="filled">
+                      <Badge color={flag === "NORMAL" ? "#1b5e20" : flag.startsWith("CRITICAL") ? "red.9" : "#a33b00"} variant="filled">
                         {label("flag", flag)}
                       </Badge>
                     )}
@@ -94,7 +94,8 @@ function ResultsForm({ request, test, patientId, onEditing }: {
           onFocus={onEditing} onChange={(e) => { setNotes(e.currentTarget.value); typing(); }} />
         <Button type="submit" mt="sm" loading={send.isPending} disabled={request.status === "COMPLETED"}>{t("lab.submit")}</Button>
       </form>
-      <Modal opened={confirming !== null} onClose={() => setConfirming(null)} title={t("lab.confirmCritical")}>
+      <Modal opened={confirming !== null} onClose={() => setConfirming(null)} title={t("lab.confirmCritical")}
+        closeButtonProps={{ "aria-label": t("common.close") }}>
         <Text mb="md">{t("lab.confirmCriticalText", { values: (confirming ?? []).join(", ") })}</Text>
         <Group justify="flex-end">
           <Button variant="default" onClick={() => setConfirming(null)}>{t("common.cancel")}</Button>

@@ -38,12 +38,13 @@ export function NotificationsButton() {
 
   return (
     <>
-      <Indicator label={unread.length} size={18} disabled={unread.length === 0} color="red.8">
-        <Button variant="light" size="xs" onClick={open} aria-label={name}>
+      <Indicator label={unread.length} size={18} disabled={unread.length === 0} color="red.9">
+        <Button variant="outline" size="xs" onClick={open} aria-label={name}>
           {t("notifications.title")}
         </Button>
       </Indicator>
-      <Drawer opened={opened} onClose={close} position="right" title={t("notifications.title")}>
+      <Drawer opened={opened} onClose={close} position="right" title={t("notifications.title")}
+        closeButtonProps={{ "aria-label": t("common.close") }}>
         <Group justify="flex-end" mb="sm">
           <Button
             size="xs"
@@ -59,7 +60,7 @@ export function NotificationsButton() {
           </Button>
         </Group>
         <Stack gap="xs" component="ul" style={{ listStyle: "none", padding: 0, margin: 0 }}>
-          {items.length === 0 && <Text c="dimmed">{t("notifications.empty")}</Text>}
+          {items.length === 0 && <Text c="gray.8">{t("notifications.empty")}</Text>}
           {items.map((n) => (
             <li key={n.id}>
               <UnstyledButton
@@ -67,11 +68,10 @@ export function NotificationsButton() {
                 p="xs"
                 style={{ borderRadius: 4, background: n.read ? undefined : "var(--mantine-color-blue-0)" }}
                 onClick={() => !n.read && markRead.mutate([n.id])}
-                aria-label={`${n.read ? "" : t("notifications.markRead") + ": "}${notificationText(n.event, n.data)}`}
               >
                 <Group gap="xs" wrap="nowrap" align="flex-start">
                   {isUrgent(n.data) && (
-                    <Badge color="red.8" variant="filled">
+                    <Badge color="red.9" variant="filled">
                       URGENT
                     </Badge>
                   )}
@@ -79,7 +79,7 @@ export function NotificationsButton() {
                     {notificationText(n.event, n.data)}
                   </Text>
                 </Group>
-                <Text size="xs" c="dimmed">
+                <Text size="xs" c="gray.8">
                   {new Date(n.createdAt).toLocaleTimeString()}
                 </Text>
               </UnstyledButton>

@@ -39,8 +39,8 @@ function DispenseForm({ rx, onEditing }: { rx: Prescription; onEditing: () => vo
       <Group justify="space-between">
         <Title order={3} size="h4" id={`rx-${rx.id}`}>{rx.medicationName} {rx.dosage}</Title>
         <Group gap="xs">
-          {rx.priority === "URGENT" && <Badge color="red.8">URGENT</Badge>}
-          <Badge variant="light" color="gray.8">{rx.status}</Badge>
+          {rx.priority === "URGENT" && <Badge color="red.9">URGENT</Badge>}
+          <Badge variant="outline" color="gray.8">{rx.status}</Badge>
         </Group>
       </Group>
       <Text size="sm">{[rx.frequency, rx.duration, rx.instructions].filter(Boolean).join(" · ")}</Text>

@@ -58,7 +58,7 @@ export function PresenceBar({ entityType, entityId }: { entityType: string; enti
         return (
           <Group key={member.userId} gap={4}>
             <Tooltip label={text}>
-              <Avatar size="sm" radius="xl" color={member.mode === "editing" ? "orange" : "teal"} aria-hidden>
+              <Avatar size="sm" radius="xl" variant="filled" color={member.mode === "editing" ? "#a33b00" : "teal.9"} aria-hidden>
                 {initials(member.name)}
               </Avatar>
             </Tooltip>
@@ -77,8 +77,25 @@ export function TypingHint({ patientId, field }: { patientId: string; field: str
   const names = typingIn(typing, patientId, field, user?.id ?? null);
   const fieldName = t(`field.${field}` as MessageKey);
   return (
-    <Text size="sm" c="orange.9" fs="italic" aria-live="polite" mih={20}>
+    <Text size="sm" c="#a33b00" fs="italic" aria-live="polite" mih={20}>
       {names.map((name) => t("presence.typing", { name, field: fieldName })).join("; ")}
+    </Text>
+  );
+}
+
+/** Typing in fields this screen does not show (a nurse sees the doctor typing the diagnosis). */
+export function TypingElsewhere({ patientId, shownBelow }: { patientId: string; shownBelow: string[] }) {
+  const { typing } = useLive();
+  const { user } = useAuth();
+  const fields = Object.keys(typing[patientId] ?? {}).filter((f) => !shownBelow.includes(f));
+  const lines = fields.flatMap((field) =>
+    typingIn(typing, patientId, field, user?.id ?? null).map((name) =>
+      t("presence.typing", { name, field: t(`field.${field}` as MessageKey) }),
+    ),
+  );
+  return (
+    <Text size="sm" c="#a33b00" fs="italic" aria-live="polite">
+      {lines.join("; ")}
     </Text>
   );
 }

@@ -158,7 +158,7 @@ function VisitRow({ visit }: { visit: Visit }) {
       </Table.Td>
       <Table.Td>{visit.opNumber}</Table.Td>
       <Table.Td>
-        <Badge variant="light" color={visit.status === "COMPLETED" ? "green.9" : "blue.9"}>
+        <Badge variant="outline" color={visit.status === "COMPLETED" ? "#1b5e20" : "blue.9"}>
           {label("status", visit.status)}
         </Badge>
       </Table.Td>
@@ -183,7 +183,7 @@ export function VisitsBoard() {
       </Title>
       <div role="region" aria-label={t("reception.board")} style={{ overflowX: "auto" }}>
         {rows.length === 0 ? (
-          <Text c="dimmed">{t("reception.boardEmpty")}</Text>
+          <Text c="gray.8">{t("reception.boardEmpty")}</Text>
         ) : (
           <Table striped>
             <Table.Thead>

@@ -62,7 +62,6 @@ function Preview({ parsed }: { parsed: Parsed }) {
 
 function EncounterForm({ encounter, patientId, onEditing }: { encounter: Encounter; patientId: string; onEditing: () => void }) {
   const queryClient = useQueryClient();
-  const navigate = useNavigate();
   const [base, setBase] = useState(encounter);
   const [form, setForm] = useState<TriageForm>(() => fromEncounter(encounter));
   const [conflict, setConflict] = useState<ConflictState | null>(null);
@@ -99,9 +98,7 @@ function EncounterForm({ encounter, patientId, onEditing }: { encounter: Encount
       setForm(fromEncounter(saved));
       queryClient.setQueryData(["triage", "encounters", patientId], [saved]);
       void queryClient.invalidateQueries({ queryKey: ["triage", "assignments"] });
-      if (complete) {
-        navigate("/triage", { state: { done: t("triage.completed", { name: "" }) } });
-      } else setDone(t("triage.saved"));
+      setDone(complete ? t("triage.completed") : t("triage.saved"));
     },
     onError: (error, args) => {
       if (error instanceof ApiError && error.status === 409 && error.problem.current) {
@@ -226,7 +223,7 @@ export function TriagePatient({ patientId }: { patientId: string }) {
   const encounter = list.find((e) => e.status !== "COMPLETED") ?? list[list.length - 1];
   return (
     <>
-      <PatientHeader patientId={patientId} title={(name) => t("triage.title", { name })}
+      <PatientHeader patientId={patientId} shownBelow={["vital_signs", "chief_complaint"]} title={(name) => t("triage.title", { name })}
         setModeRef={(fn) => { setMode.current = fn; }} />
       {encounter ? (
         <>
