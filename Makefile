@@ -2,14 +2,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SERVICES := registration triage clinical lab pharmacy billing notifier
+SERVICES := identity registration triage clinical lab pharmacy billing notifier
 PACKAGES := shared $(addprefix services/,$(SERVICES))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format token migrate bench demo audit-verify audit-history lock help
+.PHONY: install run test lint format token migrate bench demo audit-verify audit-history lock help admin-create rotate-keys
 
 help:
-	@echo "make install | run | test | lint | token USER=nurse_sarah | bench | migrate | lock"
+	@echo "make install | run | test | lint | token USER=nurse_sarah | admin-create USER=... | rotate-keys | bench | migrate | lock"
 
 $(STAMP): requirements.lock requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): requirements.lock requirements-dev.txt $(addsuffix /pyproject.toml,$(P
 
 install: $(STAMP) ## create .venv with every service and the test tools
 
-run: install ## migrate every database, then start all seven services (Ctrl-C stops them)
+run: install ## migrate every database, then start identity and the seven other services (Ctrl-C stops them)
 	$(BIN)/python tools/run_local.py
 
 migrate: install
@@ -36,8 +36,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-token: install ## print a token: make token USER=nurse_sarah
+token: install ## print a token (signs in at identity, so with `make run` going): make token USER=nurse_sarah
 	@$(BIN)/python tools/mint_token.py $(USER)
+
+admin-create: install ## create a staff account (first admin in production), prompts for the password: make admin-create USER=jane_admin
+	$(BIN)/python -m identity.admin create $(USER)
+
+rotate-keys: install ## identity signs with a new key; the old one stays published until its tokens expire
+	$(BIN)/python -m identity.admin rotate-keys
 
 bench: install ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
 	$(BIN)/python bench/run_all.py $(BENCH)

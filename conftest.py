@@ -12,13 +12,15 @@ from tests.support.stack import ALL_SERVICES, Stack, servers
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    """All seven services, running as processes against this run's databases and names."""
+    """All eight services (identity first), as processes on this run's databases and names."""
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
             stack.migrate(ALL_SERVICES)
+            stack.start_identity()
             for service in ALL_SERVICES:
-                stack.start(service)
+                if service != "identity":
+                    stack.start(service)
             for proc in stack.processes.values():
                 stack.wait_ready(proc)
             yield stack

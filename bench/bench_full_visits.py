@@ -55,8 +55,10 @@ def main() -> None:
         stack = Stack(pg_url, amqp_url)
         try:
             stack.migrate(ALL_SERVICES)
+            stack.start_identity()
             for service in ALL_SERVICES:
-                stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
+                if service != "identity":
+                    stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
             for proc in stack.processes.values():
                 stack.wait_ready(proc)
             alone_wall, alone, wall, together = asyncio.run(measure(stack))

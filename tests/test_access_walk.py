@@ -9,16 +9,18 @@ import datetime as dt
 import httpx
 import jwt
 import pytest
+from identity import domain as identity_domain
 
 from kliniki.access import Role
-from kliniki.settings import DEV_JWT_SECRET
+from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEV_JWT_SECRET
 from tests.support.routes import Route, all_routes
-from tests.support.stack import Stack
+from tests.support.stack import Stack, signed_token
 
 ROUTES = all_routes()
 
 
-def role_token(role: str, secret: str = DEV_JWT_SECRET, **claims: object) -> str:
+def role_token(role: str, secret: str | None = None, **claims: object) -> str:
+    """Signed with the run's key (what identity issues); with ``secret``, HS256 with it."""
     now = dt.datetime.now(dt.UTC)
     body = {
         "sub": f"walker_{role}",
@@ -28,7 +30,11 @@ def role_token(role: str, secret: str = DEV_JWT_SECRET, **claims: object) -> str
         "exp": now + dt.timedelta(minutes=30),
         **claims,
     }
-    return jwt.encode(body, secret, algorithm="HS256")
+    if secret is not None:
+        return jwt.encode(
+            {"iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE, **body}, secret, algorithm="HS256"
+        )
+    return signed_token(body)
 
 
 BAD_TOKENS = {
@@ -44,6 +50,18 @@ BAD_TOKENS = {
         None,
         algorithm="none",
     ),
+    # Signed well enough to fool a careless verifier: each must still get 401.
+    "the public development secret (HS256)": role_token("admin", secret=DEV_JWT_SECRET),
+    "another audience": role_token("admin", aud="some-other-app"),
+    "another issuer": role_token("admin", iss="https://evil.example.org"),
+    "ten-year lifetime": role_token("admin", exp=dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)),
+    "a key that is not published": signed_token(
+        {"sub": "walker_admin", "name": "W", "roles": ["admin"]},
+        key=(stranger := identity_domain.generate_private_key()),
+        kid=identity_domain.public_jwk(stranger)["kid"],
+    ),
+    "a user in no directory": role_token("admin", sub="mallory"),
+    "an empty sub": role_token("admin", sub=""),
 }
 
 

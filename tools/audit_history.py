@@ -13,19 +13,31 @@ import sys
 
 import httpx
 
-from kliniki.auth import mint_token
-from kliniki.settings import SERVICE_PORTS, ServiceSettings
+from kliniki.settings import DEV_PASSWORD, SERVICE_PORTS
 
 HOST = os.environ.get("KLINIKI_HOST", "127.0.0.1")
+
+
+def sign_in_as_admin() -> str:
+    """The development admin (or KLINIKI_PASSWORD) signs in at identity."""
+    response = httpx.post(
+        f"http://{HOST}:{SERVICE_PORTS['identity']}/auth/token",
+        data={
+            "grant_type": "password",
+            "username": os.environ.get("KLINIKI_USER", "admin"),
+            "password": os.environ.get("KLINIKI_PASSWORD", DEV_PASSWORD),
+        },
+    )
+    if response.status_code != 200:
+        sys.exit(f"sign-in at identity refused: {response.text}; set TOKEN=<an admin's token>")
+    return response.json()["access_token"]
 
 
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: audit_history.py <patient id>")
     patient_id = sys.argv[1]
-    token = os.environ.get("TOKEN") or mint_token(
-        ServiceSettings(service_name="audit").jwt_secret, "admin", "Administrator", ["admin"]
-    )
+    token = os.environ.get("TOKEN") or sign_in_as_admin()
     timeline = []
     for service, port in SERVICE_PORTS.items():
         response = httpx.get(

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kliniki.settings import SERVICE_PORTS
 from tests.scenario import JOHN_DOE
+from tests.support import stack
 from tests.support.live import StaffSocket
 from tests.support.scenario_run import STAFF, run_visit
 from tests.support.stack import token
@@ -46,6 +47,11 @@ def describe(frame: dict) -> str:
 
 async def main() -> None:
     urls = {s: f"http://{HOST}:{port}" for s, port in SERVICE_PORTS.items()}
+    stack.SIGN_IN_URL = urls["identity"]  # everyone signs in at identity, as in a clinic
+    try:
+        token("admin")
+    except httpx.HTTPError:
+        sys.exit("cannot sign in at identity: start the system with `make run` first")
     notifier = SERVICE_PORTS["notifier"]
     sockets = {
         user: StaffSocket(f"ws://{HOST}:{notifier}/ws?token={token(user)}", user) for user in STAFF

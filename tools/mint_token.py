@@ -1,40 +1,40 @@
-"""Print a token for a member of the staff directory: ``make token USER=nurse_sarah``.
+"""Print an access token for a member of staff: ``make token USER=nurse_sarah``.
 
-Signed with ``KLINIKI_JWT_SECRET`` (the local development secret by default); for local runs,
-tests and the demo only. In production tokens come from the hospital's identity provider.
+Signs in at identity (``KLINIKI_IDENTITY_URL``, http://127.0.0.1:8008 by default, so with
+``make run`` going) with the OAuth2 password grant, using ``KLINIKI_PASSWORD`` or the
+development password of deploy/staff.yaml's staff. The token lives 15 minutes, like any other.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import os
 import sys
 
-from kliniki.auth import mint_token
-from kliniki.settings import ServiceSettings
-from kliniki.staff import load_staff
+import httpx
+
+from kliniki.settings import DEV_PASSWORD, ServiceSettings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Mint a local token for a staff member.")
-    parser.add_argument("user", help="a user id from deploy/staff.yaml, e.g. nurse_sarah")
-    parser.add_argument("--hours", type=float, default=12.0)
+    parser = argparse.ArgumentParser(description="Sign in at identity and print the token.")
+    parser.add_argument("user", help="a user id, e.g. nurse_sarah")
     args = parser.parse_args()
     settings = ServiceSettings(service_name="token")
-    member = load_staff(settings.staff_file).get(args.user)
-    if member is None:
-        known = ", ".join(s.id for s in load_staff(settings.staff_file).staff)
-        sys.exit(f"unknown user {args.user!r}; the staff directory has: {known}")
-
-    print(
-        mint_token(
-            settings.jwt_secret,
-            member.id,
-            member.name,
-            member.roles,
-            lifetime=dt.timedelta(hours=args.hours),
+    password = os.environ.get("KLINIKI_PASSWORD", DEV_PASSWORD)
+    url = f"{settings.identity_url.rstrip('/')}/auth/token"
+    try:
+        response = httpx.post(
+            url,
+            data={"grant_type": "password", "username": args.user, "password": password},
+            timeout=10,
         )
-    )
+    except httpx.HTTPError as exc:
+        sys.exit(f"identity is not answering at {url} ({exc}); is `make run` going?")
+    if response.status_code != 200:
+        detail = response.json().get("detail") if response.content else response.reason_phrase
+        sys.exit(f"sign-in of {args.user!r} refused ({response.status_code}): {detail}")
+    print(response.json()["access_token"])
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Run the whole system on this machine: ``make run``.
 
-Creates and migrates each service's database, then starts the seven services on their contract
-ports with their output prefixed by name. Ctrl-C (or SIGTERM) stops them all cleanly.
-Configuration comes from the environment (``KLINIKI_*``, see the README).
+Creates and migrates each service's database, then starts identity and, once it answers, the
+seven other services on their contract ports with their output prefixed by name; they verify
+tokens with identity's keys (``KLINIKI_JWT_JWKS_URL``, identity's /.well-known/jwks.json unless
+set). Ctrl-C (or SIGTERM) stops them all cleanly. Configuration comes from the environment
+(``KLINIKI_*``, see the README).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import asyncio
 import os
 import signal
 import sys
+import time
+import urllib.request
 
 from kliniki.settings import SERVICE_PORTS
 
-SERVICES = list(SERVICE_PORTS)
-COLOURS = [31, 32, 33, 34, 35, 36, 37]
+SERVICES = ["identity", *(s for s in SERVICE_PORTS if s != "identity")]  # identity first
+COLOURS = [97, 31, 32, 33, 34, 35, 36, 37]
 
 
 async def run(
@@ -35,6 +39,20 @@ async def run(
     return process
 
 
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+async def wait_ready(url: str, process: asyncio.subprocess.Process, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.returncode is None:
+        try:
+            await asyncio.to_thread(urllib.request.urlopen, url, timeout=1)
+            return True
+        except OSError:
+            await asyncio.sleep(0.3)
+    return False
+
+
 async def main() -> int:
     env = dict(os.environ)
     migrate = await asyncio.create_subprocess_exec(
@@ -44,8 +62,12 @@ async def main() -> int:
         print("migrations failed: is PostgreSQL running at KLINIKI_POSTGRES_URL?", file=sys.stderr)
         return 1
     processes = []
+    host = os.environ.get("KLINIKI_HOST", "127.0.0.1")
+    identity_port = str(SERVICE_PORTS["identity"])
     for index, service in enumerate(SERVICES):
         port = os.environ.get(f"KLINIKI_{service.upper()}_PORT", str(SERVICE_PORTS[service]))
+        if service != "identity":
+            env.setdefault("KLINIKI_JWT_JWKS_URL", f"http://{host}:{identity_port}{JWKS_PATH}")
         cmd = [
             sys.executable,
             "-m",
@@ -53,7 +75,7 @@ async def main() -> int:
             "--factory",
             f"{service}.main:create_app",
             "--host",
-            os.environ.get("KLINIKI_HOST", "127.0.0.1"),
+            host,
             "--port",
             port,
             "--ws-max-size",
@@ -64,9 +86,16 @@ async def main() -> int:
             "75",  # longer than clients' and load balancers' idle keep-alive
             "--no-access-log",
         ]
-        processes.append(await run(cmd, service, COLOURS[index], env))
+        processes.append(await run(cmd, service, COLOURS[index], dict(env)))
+        if service == "identity":
+            identity_port = port
+            if not await wait_ready(f"http://{host}:{port}/readyz", processes[0]):
+                print("identity did not start; see its output above", file=sys.stderr)
+                processes[0].send_signal(signal.SIGTERM)
+                return 1
     print(
-        "Kliniki is running: registration http://127.0.0.1:8001 ... notifier ws://127.0.0.1:8007/ws"
+        "Kliniki is running: identity http://127.0.0.1:8008, registration http://127.0.0.1:8001"
+        " ... notifier ws://127.0.0.1:8007/ws"
     )
 
     stop = asyncio.Event()

@@ -8,8 +8,11 @@
 # exists is kept as it is, so re-running is safe; to rotate one, delete it and run this again
 # (deploy/README.md, "Rotating secrets").
 #
-#   kliniki-jwt                 KLINIKI_JWT_SECRET: the HS256 token key (required even with
-#                               OIDC: without it the code would fall back to a public dev key)
+#   kliniki-identity-signing-key KLINIKI_SIGNING_KEY: identity's token signing key (EC P-256,
+#                               PEM); to rotate, replace it: identity signs with a new key at
+#                               once and keeps the old one published until its tokens expire
+#   kliniki-identity-bootstrap  KLINIKI_BOOTSTRAP_ADMIN_PASSWORD: the first admin's one-time
+#                               password (printed once; changed at first sign-in)
 #   kliniki-<service>-db        username/password of each service's database role; CloudNativePG
 #                               creates the role with this password (label cnpg.io/reload)
 #   kliniki-backup-s3           object-store credentials for the PostgreSQL backups, when
@@ -19,7 +22,7 @@
 set -euo pipefail
 
 NAMESPACE="${1:-kliniki}"
-SERVICES="registration triage clinical lab pharmacy billing notifier"
+SERVICES="registration triage clinical lab pharmacy billing notifier identity"
 
 # 48 hex characters: safe inside a connection URL without escaping.
 random_value() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
@@ -30,11 +33,20 @@ if ! kubectl get namespace "$NAMESPACE" >/dev/null 2>&1; then
   kubectl create namespace "$NAMESPACE"
 fi
 
-if exists kliniki-jwt; then
-  echo "kept    secret/kliniki-jwt"
+if exists kliniki-identity-signing-key; then
+  echo "kept    secret/kliniki-identity-signing-key"
 else
-  kubectl --namespace "$NAMESPACE" create secret generic kliniki-jwt \
-    --from-literal=KLINIKI_JWT_SECRET="$(random_value)"
+  kubectl --namespace "$NAMESPACE" create secret generic kliniki-identity-signing-key \
+    --from-literal=KLINIKI_SIGNING_KEY="$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
+fi
+
+if exists kliniki-identity-bootstrap; then
+  echo "kept    secret/kliniki-identity-bootstrap"
+else
+  bootstrap="$(random_value)"
+  kubectl --namespace "$NAMESPACE" create secret generic kliniki-identity-bootstrap \
+    --from-literal=KLINIKI_BOOTSTRAP_ADMIN_PASSWORD="$bootstrap"
+  echo "first admin: sign in as 'admin' with $bootstrap and choose a new password"
 fi
 
 for service in $SERVICES; do

@@ -10,7 +10,7 @@
 # Passwords come from <SERVICE>_DB_PASSWORD (deploy/.env, passed in by compose.yaml).
 set -euo pipefail
 
-SERVICES="registration triage clinical lab pharmacy billing notifier"
+SERVICES="registration triage clinical lab pharmacy billing notifier identity"
 
 for service in $SERVICES; do
   var="$(echo "$service" | tr '[:lower:]' '[:upper:]')_DB_PASSWORD"

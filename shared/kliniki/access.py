@@ -63,6 +63,9 @@ class Permission(StrEnum):
     INVOICE_READ = "invoice:read"  # a visit's charges, payments and balance
     PAYMENT_TAKE = "payment:take"  # processPayment at the till
     AUDIT_READ = "audit:read"
+    STAFF_ADMIN = "staff:admin"  # staff accounts: create, roles, deactivate, reset passwords
+    KEYS_ROTATE = "keys:rotate"  # identity signs with a new key
+    PASSWORD_CHANGE_OWN = "password:change-own"  # POST /me/password
 
 
 # Permissions that do not depend on the department the request is made to.
@@ -90,6 +93,9 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
     # The front desk answers "what do I owe?"; only the till takes money.
     Permission.INVOICE_READ: frozenset({Role.CASHIER, Role.RECEPTIONIST, Role.ADMIN}),
     Permission.PAYMENT_TAKE: frozenset({Role.CASHIER, Role.ADMIN}),
+    Permission.STAFF_ADMIN: frozenset({Role.ADMIN}),
+    Permission.KEYS_ROTATE: frozenset({Role.ADMIN}),
+    Permission.PASSWORD_CHANGE_OWN: ALL_STAFF,
 }
 
 # Who hands patients on to each stage: they may put a patient on that stage's worklist.

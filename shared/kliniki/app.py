@@ -32,6 +32,7 @@ from kliniki.audit import history
 from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
 from kliniki.db import is_database_unavailable
+from kliniki.directory import STAFF_EVENTS, StaffDirectory, StaffHook, staff_subscriptions
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
 from kliniki.outbox import OutboxRelay
@@ -77,7 +78,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
         return JSONResponse(
-            exc.to_body(request.url.path), status_code=exc.status, media_type=PROBLEM_JSON
+            exc.to_body(request.url.path),
+            status_code=exc.status,
+            media_type=PROBLEM_JSON,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -218,6 +222,8 @@ def create_service_app(
     routers: Sequence[APIRouter],
     consumers: Sequence[ConsumerSpec] = (),
     background: Sequence[BackgroundTask] = (),
+    startup: Sequence[BackgroundTask] = (),
+    staff_hooks: Sequence[StaffHook] = (),
     title: str | None = None,
     description: str = "",
 ) -> FastAPI:
@@ -227,6 +233,13 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kernel = Kernel.build(settings, metadata)
         app.state.kernel = kernel
+        for step in startup:  # before the first request: seeds, keys
+            await step(kernel)
+        specs = list(consumers)
+        if isinstance(kernel.directory, StaffDirectory):
+            # Every service keeps its staff directory from identity's events (<service>.staff).
+            await kernel.directory.seed()
+            specs.append(ConsumerSpec("staff", staff_subscriptions(kernel.directory, staff_hooks)))
         relay = OutboxRelay(
             kernel.engine,
             kernel.tables,
@@ -243,7 +256,7 @@ def create_service_app(
                 c.purpose,
                 c.subscriptions,
             )
-            for c in consumers
+            for c in specs
         ]
         tasks = [
             asyncio.create_task(kernel.broker.run(), name="broker-connect"),
@@ -267,13 +280,25 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.consumer_specs = list(consumers)  # what this service listens to (docs check it)
+    # What this service listens to (docs/events.md is checked against it).
+    app.state.consumer_specs = list(consumers)
+    if "staff_directory" in metadata.tables:
+        app.state.consumer_specs.append(ConsumerSpec("staff", staff_subscriptions_of(metadata)))
     _install_error_handlers(app)
     _install_middleware(app, settings)
     app.include_router(_health_router())
     for router in routers:
         app.include_router(router)
     return app
+
+
+def staff_subscriptions_of(metadata: MetaData) -> list[Subscription]:
+    """The routing keys of the staff consumer, for the docs check (handlers unused)."""
+
+    async def unused(uow: object, event: object) -> None:
+        return None
+
+    return [Subscription("identity", key, unused) for key in STAFF_EVENTS]
 
 
 def _supervised(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:

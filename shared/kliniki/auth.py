@@ -1,22 +1,31 @@
-"""Bearer JWT verification (pyjwt) and the role checks routes depend on.
+"""Bearer JWT verification (PyJWT) and the role checks routes depend on.
 
-A token carries ``sub`` (user id), ``name`` and ``roles``. Locally it is signed with a shared
-secret (HS256); in production set ``KLINIKI_JWT_JWKS_URL`` (an OIDC provider's keys) or
-``KLINIKI_JWT_PUBLIC_KEY``. The accepted algorithms are fixed per key type, so a token with
-``alg: none`` or signed with another key is refused.
+A token carries ``sub`` (user id), ``name`` and ``roles`` and is signed by identity with an
+asymmetric key (ES256) published at identity's ``/.well-known/jwks.json``; every other service
+verifies with those public keys (``KLINIKI_JWT_JWKS_URL``, or a hospital's own OIDC provider's)
+and holds no signing secret. What is checked, always: the signature with an algorithm fixed
+by the key type (so ``alg: none`` and HS256-against-a-public-key are refused), ``iss``,
+``aud``, ``exp``, ``iat`` and a bounded lifetime (``exp - iat``). The HS256 shared secret is
+left only for tools and tests that run without identity; production refuses it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from kliniki.settings import ServiceSettings
+from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, ServiceSettings
 
-_ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+ASYMMETRIC_ALGORITHMS = ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256"]
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
+PASSWORD_CHANGE_CLAIM = "pwd_change"
+
+# Finds the public key for a token (from its ``kid`` header); raises jwt.PyJWTError if none.
+KeyResolver = Callable[[str], Any]
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,11 @@ class Principal:
     user_id: str
     name: str
     roles: frozenset[str]
+    expires_at: dt.datetime | None = None
+    session_id: str | None = None
+    # Signed in with a one-time password: this token may only change it (identity's
+    # POST /me/password); every other route refuses it.
+    password_change_required: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"userId": self.user_id, "name": self.name, "roles": sorted(self.roles)}
@@ -35,42 +49,75 @@ class InvalidToken(Exception):
     """The token is missing, malformed, expired or not signed by a trusted key."""
 
 
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    """``roles`` or a dotted path into nested objects (``realm_access.roles``)."""
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 class TokenVerifier:
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, resolver: KeyResolver | None = None) -> None:
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
-        self._jwks: jwt.PyJWKClient | None = None
-        self._key: Any
-        if settings.jwt_jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True)
-            self._algorithms = _ASYMMETRIC
+        self._roles_claim = settings.jwt_roles_claim
+        self._max_lifetime = settings.jwt_max_lifetime_seconds
+        self._leeway = settings.jwt_leeway_seconds
+        self._resolver: KeyResolver
+        if resolver is not None:
+            self._resolver = resolver
+            self._algorithms = ASYMMETRIC_ALGORITHMS
+        elif settings.jwt_jwks_url:
+            client = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, timeout=5)
+            self._resolver = lambda token: client.get_signing_key_from_jwt(token).key
+            self._algorithms = ASYMMETRIC_ALGORITHMS
         elif settings.jwt_public_key:
-            self._key = settings.jwt_public_key
-            self._algorithms = _ASYMMETRIC
+            key = settings.jwt_public_key
+            self._resolver = lambda _token: key
+            self._algorithms = ASYMMETRIC_ALGORITHMS
         else:
-            self._key = settings.jwt_secret
+            secret = settings.jwt_secret
+            self._resolver = lambda _token: secret
             self._algorithms = ["HS256"]
 
     def verify(self, token: str) -> Principal:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
                 token,
-                key,
+                self._resolver(token),
                 algorithms=self._algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+                leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc) or exc.__class__.__name__) from exc
-        roles = claims.get("roles", [])
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(iat, int | float) or exp - iat > self._max_lifetime:
+            raise InvalidToken(
+                f"the token lives longer than the {self._max_lifetime} s allowed (exp - iat)"
+            )
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub.strip():
+            raise InvalidToken("the sub claim must name a user")
+        roles = _claim(claims, self._roles_claim) or []
         if isinstance(roles, str):
             roles = roles.split()
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidToken("the roles claim must be a list of role names")
-        sub = claims["sub"]
-        return Principal(user_id=sub, name=str(claims.get("name") or sub), roles=frozenset(roles))
+        sid = claims.get("sid")
+        return Principal(
+            user_id=sub,
+            name=str(claims.get("name") or sub),
+            roles=frozenset(roles),
+            expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
+            session_id=sid if isinstance(sid, str) else None,
+            password_change_required=claims.get(PASSWORD_CHANGE_CLAIM) is True,
+        )
 
 
 def mint_token(
@@ -78,11 +125,23 @@ def mint_token(
     user_id: str,
     name: str,
     roles: list[str],
-    lifetime: dt.timedelta = dt.timedelta(hours=12),
+    lifetime: dt.timedelta = dt.timedelta(hours=1),
+    *,
+    issuer: str = DEFAULT_ISSUER,
+    audience: str = DEFAULT_AUDIENCE,
 ) -> str:
-    """A locally signed token (``make token``, tests, the demo). Never used in production."""
+    """An HS256 token for tools that run without identity (benchmarks). Never in production:
+    wherever a JWKS URL or public key is configured, HS256 is refused."""
     now = dt.datetime.now(dt.UTC)
-    claims = {"sub": user_id, "name": name, "roles": roles, "iat": now, "exp": now + lifetime}
+    claims = {
+        "sub": user_id,
+        "name": name,
+        "roles": roles,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+    }
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

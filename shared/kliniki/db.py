@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Identity,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -125,10 +126,29 @@ def _define_kernel_tables(metadata: MetaData) -> None:
     )
 
 
-def service_metadata() -> MetaData:
-    """A fresh MetaData for one service's database, holding the kernel's tables."""
+def define_staff_directory(metadata: MetaData) -> Table:
+    """This service's copy of the staff directory, kept from identity's events
+    (kliniki.directory)."""
+    return Table(
+        "staff_directory",
+        metadata,
+        Column("user_id", Text, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("roles", ARRAY(Text), nullable=False),
+        Column("active", Boolean, nullable=False),
+        # identity's account version: an older event never overwrites a newer one
+        Column("version", Integer, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+def service_metadata(*, staff_directory: bool = True) -> MetaData:
+    """A fresh MetaData for one service's database, holding the kernel's tables (and the
+    staff directory, except in identity, which holds the accounts themselves)."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     _define_kernel_tables(metadata)
+    if staff_directory:
+        define_staff_directory(metadata)
     return metadata
 
 

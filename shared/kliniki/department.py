@@ -44,6 +44,7 @@ def create_department_app(
         metadata,
         routers=[worklist_router(worklist), *routers_factory(worklist)],
         consumers=[ConsumerSpec("inbox", [*snapshot_subs, *subscriptions])],
+        staff_hooks=[worklist.on_staff_change],
         description=description,
     )
     return app, worklist

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from kliniki.auth import TokenVerifier
 from kliniki.broker import Broker
 from kliniki.db import KernelTables, create_engine, create_sessionmaker, kernel_tables
+from kliniki.directory import Directory, StaffDirectory
 from kliniki.settings import ServiceSettings
 from kliniki.uow import UnitOfWork
 
@@ -26,19 +27,25 @@ class Kernel:
     tables: KernelTables
     broker: Broker
     verifier: TokenVerifier
+    # Who may still use a token here: the staff directory kept from identity's events (identity
+    # itself answers from its accounts). None: no directory (only in tools).
+    directory: Directory | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # service-specific singletons
 
     @classmethod
     def build(cls, settings: ServiceSettings, metadata: MetaData) -> Kernel:
         engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        table = metadata.tables.get("staff_directory")
         return cls(
             settings=settings,
             metadata=metadata,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             tables=kernel_tables(metadata),
             broker=Broker(settings),
             verifier=TokenVerifier(settings),
+            directory=StaffDirectory(table, sessionmaker, settings) if table is not None else None,
         )
 
     @contextlib.asynccontextmanager

@@ -197,3 +197,21 @@ def drop_audit_hash_chain() -> None:
     op.execute("DROP FUNCTION IF EXISTS kliniki_audit_log_append_only()")
     op.drop_column("audit_log", "hash")
     op.drop_column("audit_log", "prev_hash")
+
+
+def create_staff_directory_v1() -> None:
+    """Kernel v3: the staff directory every service keeps from identity's events."""
+    op.create_table(
+        "staff_directory",
+        sa.Column("user_id", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("roles", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        _timestamp("updated_at", default_now=True),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_staff_directory")),
+    )
+
+
+def drop_staff_directory_v1() -> None:
+    op.drop_table("staff_directory")

@@ -14,10 +14,11 @@ class Problem(Exception):
     status: int = 400
     title: str = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.headers = headers or {}
 
     @property
     def type_uri(self) -> str:
@@ -40,6 +41,11 @@ class Problem(Exception):
 class Unauthorized(Problem):
     status = 401
     title = "Unauthorized"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    title = "Too many requests"
 
 
 class Forbidden(Problem):

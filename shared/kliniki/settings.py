@@ -7,8 +7,9 @@ defaults derived from it (database name, port). Documented in the README's confi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The contract ports of DESIGN.md section 1.
@@ -20,10 +21,14 @@ SERVICE_PORTS: dict[str, int] = {
     "pharmacy": 8005,
     "billing": 8006,
     "notifier": 8007,
+    "identity": 8008,
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_JWT_SECRET = "kliniki-local-development-secret-change-me"
+DEV_PASSWORD = "kliniki"  # deploy/staff.yaml's staff in development; refused in production
+DEFAULT_ISSUER = "kliniki-identity"
+DEFAULT_AUDIENCE = "kliniki"
 
 
 class ServiceSettings(BaseSettings):
@@ -32,6 +37,10 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KLINIKI_", extra="ignore")
 
     service_name: str = Field(description="Which service this process runs, e.g. 'triage'.")
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="'production' refuses the development secret and password.",
+    )
     port: int | None = Field(default=None, description="HTTP port; defaults to the contract port.")
     postgres_url: str = Field(
         default="postgresql://postgres@localhost:5432/",
@@ -46,15 +55,33 @@ class ServiceSettings(BaseSettings):
         description="Prefix for every exchange and queue name; tests use it to stay apart "
         "from a running system on the same broker.",
     )
-    jwt_secret: str = Field(default=DEV_JWT_SECRET, description="HS256 key for local runs.")
+    jwt_secret: str = Field(
+        default=DEV_JWT_SECRET,
+        description="HS256 key, only when neither a JWKS URL nor a public key is set (tools "
+        "and tests without identity); refused in production.",
+    )
     jwt_public_key: str | None = Field(
-        default=None, description="PEM public key (RS256/ES256); replaces the shared secret."
+        default=None, description="PEM public key (ES256/EdDSA/RS256); replaces the secret."
     )
     jwt_jwks_url: str | None = Field(
-        default=None, description="An OIDC provider's JWKS URL; replaces the shared secret."
+        default=None,
+        description="Where the signing keys are published: identity's "
+        "/.well-known/jwks.json, or a hospital's own OIDC provider's.",
     )
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
+    jwt_audience: str = Field(default=DEFAULT_AUDIENCE, description="Required 'aud' of a token.")
+    jwt_issuer: str = Field(default=DEFAULT_ISSUER, description="Required 'iss' of a token.")
+    jwt_roles_claim: str = Field(
+        default="roles",
+        description="Claim holding the roles; a dotted path reaches into objects "
+        "(Keycloak: 'realm_access.roles').",
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        default=2 * 3600, description="Tokens living longer than this (exp - iat) are refused."
+    )
+    jwt_leeway_seconds: int = Field(default=3, description="Clock skew allowed on exp/iat.")
+    identity_url: str = Field(
+        default="http://127.0.0.1:8008", description="Identity, for tools (make token)."
+    )
     staff_file: Path = Field(default=REPO_ROOT / "deploy" / "staff.yaml")
     lab_catalogue_file: Path = Field(
         default=REPO_ROOT / "deploy" / "lab_catalogue.yaml",
@@ -75,6 +102,22 @@ class ServiceSettings(BaseSettings):
         description="Backoff before each retry of a failed event; then it is dead-lettered.",
     )
     max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> ServiceSettings:
+        if self.env == "production" and self.uses_shared_secret:
+            raise ValueError(
+                "KLINIKI_ENV=production: tokens must be verified with identity's keys "
+                "(set KLINIKI_JWT_JWKS_URL or KLINIKI_JWT_PUBLIC_KEY); a shared HS256 secret, "
+                "let alone the public development one, is refused"
+            )
+        return self
+
+    @property
+    def uses_shared_secret(self) -> bool:
+        if self.service_name == "identity":
+            return False  # identity verifies with its own keys, never with a shared secret
+        return not (self.jwt_jwks_url or self.jwt_public_key)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

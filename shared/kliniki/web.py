@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -22,25 +23,60 @@ def get_kernel(request: Request) -> Kernel:
     return request.app.state.kernel
 
 
-def current_principal(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+async def authenticate(
+    request: Request, authorization: str | None, *, pending_password_change: bool = False
 ) -> Principal:
+    """The bearer token's staff member: a valid signature, issuer, audience and lifetime, a
+    ``sub`` this service knows as active, and no pending one-time password (unless allowed)."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("send a bearer token: 'Authorization: Bearer <token>'")
+    kernel = get_kernel(request)
     try:
-        principal = get_kernel(request).verifier.verify(token)
+        # In a worker thread: a key the verifier has not seen is fetched from the JWKS URL.
+        principal = await run_in_threadpool(kernel.verifier.verify, token)
     except InvalidToken as exc:
         raise Unauthorized(f"the token was refused: {exc}") from exc
+    if kernel.directory is not None and not await kernel.directory.is_active(principal.user_id):
+        raise Unauthorized(
+            f"the token was refused: {principal.user_id!r} is not an active member of staff here"
+        )
+    if principal.password_change_required and not pending_password_change:
+        raise Forbidden(
+            "you signed in with a one-time password: choose your own first "
+            "(POST /me/password at identity)"
+        )
     request.state.principal = principal
     return principal
 
 
-def require(permission: Permission, stage: Stage | None = None) -> Callable[[Principal], Principal]:
-    """Dependency: the caller, if one of their roles holds ``permission`` (else 403)."""
+async def current_principal(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    return await authenticate(request, authorization)
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+
+async def principal_with_one_time_password(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """Like ``current_principal``, but a one-time password's token is let in too."""
+    return await authenticate(request, authorization, pending_password_change=True)
+
+
+def require(
+    permission: Permission,
+    stage: Stage | None = None,
+    *,
+    pending_password_change: bool = False,
+) -> Callable[[Principal], Principal]:
+    """Dependency: the caller, if one of their roles holds ``permission`` (else 403).
+    ``pending_password_change``: a one-time password's token is let in (only POST /me/password)."""
+    who = principal_with_one_time_password if pending_password_change else current_principal
+
+    # A default, not Annotated[...]: annotations are strings here and ``who`` is local.
+    def check(principal: Principal = Depends(who)) -> Principal:
         if not allowed(principal.roles, permission, stage):
             raise Forbidden(
                 f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) may not "

@@ -34,6 +34,8 @@ Doc = dict[str, Any]
 DEFAULTED: dict[str, str] = {
     "KLINIKI_BROKER_NAMESPACE": "a prefix for exchange and queue names that keeps test runs "
     "apart on a shared broker; a deployment uses the contract names (<service>.events)",
+    "KLINIKI_JWT_SECRET": "the HS256 secret of tools and tests that run without identity; a "
+    "deployment verifies with identity's keys (JWKS) and production refuses a shared secret",
 }
 
 # Environment variables the image itself reads besides the settings (entrypoint.sh).
@@ -49,6 +51,15 @@ def setting_env_names(settings: type[ServiceSettings] = ServiceSettings) -> set[
     """Every environment variable a service reads: one per ServiceSettings field."""
     prefix = str(settings.model_config.get("env_prefix", ""))
     return {f"{prefix}{name}".upper() for name in settings.model_fields}
+
+
+def own_setting_env_names(service: str) -> set[str]:
+    """The variables a service reads beyond the shared ones (identity's signing key, say)."""
+    if service == "identity":
+        from identity.settings import IdentitySettings
+
+        return setting_env_names(IdentitySettings) - setting_env_names()
+    return set()
 
 
 def contract_ports() -> dict[str, int]:

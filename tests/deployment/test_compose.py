@@ -22,6 +22,7 @@ from tests.deployment.support import (
     interpolate,
     interpolated_names,
     load_compose,
+    own_setting_env_names,
     read_env_file,
     reference_files,
     setting_env_names,
@@ -93,7 +94,9 @@ def test_no_unknown_kliniki_variable_is_set() -> None:
     """A misspelt KLINIKI_ name would be silently ignored by the service (extra="ignore")."""
     known = setting_env_names() | IMAGE_ENV
     for name, spec in SERVICES.items():
-        unknown = {k for k in spec.get("environment") or {} if k.startswith("KLINIKI_")} - known
+        own = own_setting_env_names(name.removesuffix("-migrate"))
+        unknown = {k for k in spec.get("environment") or {} if k.startswith("KLINIKI_")}
+        unknown -= known | own
         assert not unknown, f"{name}: {unknown}"
 
 
@@ -118,8 +121,11 @@ def test_settings_a_service_would_read(service: str, monkeypatch: pytest.MonkeyP
         f"@postgres:5432/kliniki_{service}"
     )
     assert settings.amqp_url.endswith("@rabbitmq:5672/")
-    assert settings.jwt_secret == env["KLINIKI_JWT_SECRET"]
-    assert settings.jwt_audience is None and settings.jwt_issuer is None  # unset, not ""
+    # Tokens verified with identity's keys; no shared signing secret anywhere.
+    assert settings.env == "production" and not settings.uses_shared_secret
+    assert settings.jwt_jwks_url == "http://identity:8008/.well-known/jwks.json"
+    assert "KLINIKI_JWT_SECRET" not in SERVICES[service]["environment"]
+    assert settings.jwt_audience == "kliniki" and settings.jwt_issuer == "kliniki-identity"
     for name, file in reference_files().items():
         field = name.removeprefix("KLINIKI_").lower()
         assert str(getattr(settings, field)) == f"/etc/kliniki/{file}"

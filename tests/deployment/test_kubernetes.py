@@ -30,6 +30,7 @@ from tests.deployment.support import (
     contract_ports,
     find,
     k8s_problems,
+    own_setting_env_names,
     reference_files,
     render,
     setting_env_names,
@@ -135,7 +136,8 @@ def test_no_unknown_kliniki_variable_is_set(overlay: str) -> None:
     for service in SERVICES:
         for container in containers(deployment(overlay, service)):
             env = container_env(container, docs)
-            unknown = {n for n in env if n.startswith(("KLINIKI_", "UVICORN_"))} - known
+            unknown = {n for n in env if n.startswith(("KLINIKI_", "UVICORN_"))}
+            unknown -= known | own_setting_env_names(service)
             assert not unknown, f"{service}/{container['name']}: {unknown}"
 
 
@@ -194,10 +196,11 @@ def test_settings_a_service_would_read(
         for name, file in reference_files().items():
             field = name.removeprefix("KLINIKI_").lower()
             assert str(getattr(settings, field)) == f"/etc/kliniki/{file}"
-        if overlay == "prod":  # tokens from the identity provider
-            assert settings.jwt_jwks_url and settings.jwt_issuer and settings.jwt_audience
-        else:  # the shared secret; OIDC settings unset, not empty
-            assert settings.jwt_jwks_url is None and settings.jwt_audience is None
+        # Tokens verified with identity's keys; no shared signing secret anywhere.
+        assert settings.jwt_jwks_url == "http://identity:8008/.well-known/jwks.json"
+        assert settings.jwt_issuer and settings.jwt_audience
+        assert not settings.uses_shared_secret and "KLINIKI_JWT_SECRET" not in env
+        assert settings.env == ("development" if overlay == "dev" else "production")
         if overlay == "dev":
             assert user == f"kliniki_{service}"
 
@@ -450,8 +453,11 @@ def test_prod_contains_no_secret_and_create_secrets_makes_every_one_it_needs(
         assert f"--from-literal=username=kliniki_{service}" in line
         assert "--type=kubernetes.io/basic-auth" in line
         assert f"label secret kliniki-{service}-db cnpg.io/reload=true" in " ".join(calls)
-    secret = re.search(r"KLINIKI_JWT_SECRET=(\S+)", created["kliniki-jwt"])
+    secret = re.search(
+        r"KLINIKI_BOOTSTRAP_ADMIN_PASSWORD=(\S+)", created["kliniki-identity-bootstrap"]
+    )
     assert secret and re.fullmatch(r"[0-9a-f]{48}", secret[1]), "random and URL-safe"
+    assert "kliniki-jwt" not in created, "no shared token secret: identity signs, others verify"
 
 
 def test_dev_secrets_are_all_marked_placeholders_and_complete() -> None:

@@ -20,6 +20,10 @@ PUBLIC_PATHS = {
     "/docs",
     "/redoc",
     "/docs/oauth2-redirect",
+    # identity's sign-in, sign-out and public keys: they take no bearer token by design
+    "/auth/token",
+    "/auth/logout",
+    "/.well-known/jwks.json",
 }
 
 

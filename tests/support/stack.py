@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -25,15 +26,27 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import jwt
+import yaml
+from identity import domain as identity_domain
 
-from kliniki.auth import mint_token
-from kliniki.settings import DEV_JWT_SECRET, SERVICE_PORTS
+from kliniki.access import Role
+from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEV_PASSWORD, SERVICE_PORTS
 from kliniki.staff import load_staff
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_SERVICES = list(SERVICE_PORTS)
 STAFF = load_staff(REPO / "deploy" / "staff.yaml")
 TEST_RETRY_DELAYS_MS = "[100, 300, 600]"
+
+# The test run's signing key. Identity is started with it as its configured key
+# (KLINIKI_SIGNING_KEY, as a Kubernetes Secret would give it), signs with it and publishes its
+# public half; every other service verifies through identity's JWKS. Tests sign with the same
+# key, so a test token is exactly what identity would issue, without a sign-in per token
+# (argon2 is deliberately slow). tests/test_identity*.py sign in through identity for real.
+TEST_SIGNING_KEY = identity_domain.generate_private_key()
+TEST_SIGNING_PEM = identity_domain.private_key_pem(TEST_SIGNING_KEY)
+TEST_KID = identity_domain.public_jwk(TEST_SIGNING_KEY)["kid"]
 
 
 def free_port() -> int:
@@ -109,6 +122,27 @@ class Stack:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     extra: list[ServiceProcess] = field(default_factory=list)
     log_dir: Path = field(default_factory=lambda: REPO / ".run" / "test-logs")
+    jwks_url: str | None = None  # identity's, once it runs: every other service verifies with it
+
+    @property
+    def staff_file(self) -> Path:
+        """This run's seed of the staff directory: deploy/staff.yaml and, for the access-matrix
+        walk, one member per role (walker_<role>, off duty)."""
+        path = self.log_dir / f"{self.run_id}-staff.yaml"
+        if not path.exists():
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            staff = [m.model_dump(by_alias=True) for m in STAFF.staff]
+            staff += [
+                {
+                    "id": f"walker_{role.value}",
+                    "name": f"Walker ({role.value})",
+                    "roles": [role.value],
+                    "onDuty": False,
+                }
+                for role in Role
+            ]
+            path.write_text(yaml.safe_dump({"staff": staff}, sort_keys=False))
+        return path
 
     @property
     def namespace(self) -> str:
@@ -126,11 +160,15 @@ class Stack:
                 "KLINIKI_DATABASE_NAME": self.database(service),
                 "KLINIKI_AMQP_URL": self.amqp_url,
                 "KLINIKI_BROKER_NAMESPACE": self.namespace,
-                "KLINIKI_JWT_SECRET": DEV_JWT_SECRET,
                 "KLINIKI_CONSUMER_RETRY_DELAYS_MS": TEST_RETRY_DELAYS_MS,
                 "KLINIKI_LOG_LEVEL": "INFO",
+                "KLINIKI_STAFF_FILE": str(self.staff_file),
             }
         )
+        if service == "identity":
+            env["KLINIKI_SIGNING_KEY"] = TEST_SIGNING_PEM
+        elif self.jwks_url:
+            env["KLINIKI_JWT_JWKS_URL"] = self.jwks_url
         env.update(overrides)
         return env
 
@@ -180,8 +218,15 @@ class Stack:
             self.extra.append(proc)
         return proc
 
+    def start_identity(self) -> ServiceProcess:
+        """Identity first: the others verify tokens with its JWKS."""
+        proc = self.start("identity")
+        self.wait_ready(proc)
+        self.jwks_url = f"{proc.url}/.well-known/jwks.json"
+        return proc
+
     def wait_ready(
-        self, proc: ServiceProcess, timeout: float = 30.0, path: str = "/readyz"
+        self, proc: ServiceProcess, timeout: float = 120.0, path: str = "/readyz"
     ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -266,6 +311,7 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
             "billing.inbox",
             "registration.inbox",
             "notifier.notifications",
+            *(f"{s}.staff" for s in ALL_SERVICES if s != "identity"),
             "test.probe",
         ):
             base = f"{namespace}{consumer}"
@@ -282,11 +328,46 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
         await connection.close()
 
 
+def signed_token(claims: dict[str, object], key: object = None, kid: str = TEST_KID) -> str:
+    """A token signed with the run's key (what identity issues), with the usual claims."""
+    now = dt.datetime.now(dt.UTC)
+    body = {
+        "iss": DEFAULT_ISSUER,
+        "aud": DEFAULT_AUDIENCE,
+        "iat": now,
+        "exp": now + dt.timedelta(hours=1),
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    return jwt.encode(body, key or TEST_SIGNING_KEY, algorithm="ES256", headers={"kid": kid})
+
+
+# Tools that run against `make run` (the demo) set this to identity's URL: their tokens then
+# come from a real sign-in with the development password instead of the test run's key.
+SIGN_IN_URL: str | None = None
+_signed_in: dict[str, str] = {}
+
+
+def sign_in(base_url: str, user_id: str, password: str = DEV_PASSWORD) -> httpx.Response:
+    """The OAuth2 password grant at identity."""
+    return httpx.post(
+        f"{base_url}/auth/token",
+        data={"grant_type": "password", "username": user_id, "password": password},
+        timeout=15,
+    )
+
+
 def token(user_id: str, **overrides: object) -> str:
+    if SIGN_IN_URL and not overrides:
+        if user_id not in _signed_in:
+            response = sign_in(SIGN_IN_URL, user_id)
+            response.raise_for_status()
+            _signed_in[user_id] = response.json()["access_token"]
+        return _signed_in[user_id]
     member = STAFF.get(user_id)
     if member is None:
         raise KeyError(f"{user_id} is not in deploy/staff.yaml")
-    return mint_token(DEV_JWT_SECRET, member.id, member.name, member.roles)
+    return signed_token({"sub": member.id, "name": member.name, "roles": member.roles, **overrides})
 
 
 def auth(user_id: str) -> dict[str, str]:

@@ -1,17 +1,23 @@
 """The WebSocket endpoint ``/ws`` (DESIGN.md section 6, contract).
 
-Connect with ``?token=`` or an ``Authorization: Bearer`` header. Frames are
+Connect with the token in the ``Sec-WebSocket-Protocol`` header (what a browser can send:
+``new WebSocket(url, ["kliniki.bearer", token])``; the server answers ``kliniki.bearer``), an
+``Authorization: Bearer`` header, or ``?token=`` (kept for other clients; every log line has it
+redacted). The socket is closed with 4401 when its token expires, unless the client sent a
+fresh one first: ``{"event": "authenticate", "data": {"token": ...}}`` (answered
+``authenticated`` with the new expiry). Frames are
 ``{"event": NAME, "data": {...}}``; stored notifications also carry ``id``, the cursor to
 ``resume`` from after a reconnect. ``?after=<id>`` on the URL is the same as a ``resume`` sent
 first, without the instant in which live frames could overtake the replay.
 
-Close codes: 4401 bad token, 4408 too slow reading (reconnect and resume), 1013 the notifier
-cannot reach its database yet (reconnect later).
+Close codes: 4401 bad or expired token (or a member of staff no longer active), 4408 too slow
+reading (reconnect and resume), 1013 the notifier cannot reach its database yet (reconnect later).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from typing import Any
@@ -49,14 +55,20 @@ def websocket_router(
     @router.websocket("/ws")
     async def websocket_endpoint(websocket: WebSocket) -> None:
         kernel: Kernel = websocket.app.state.kernel
-        token = websocket.query_params.get("token") or bearer_token(
-            websocket.headers.get("authorization")
+        protocol_token = _subprotocol_token(websocket.headers.get("sec-websocket-protocol"))
+        token = (
+            protocol_token
+            or bearer_token(websocket.headers.get("authorization"))
+            or websocket.query_params.get("token")
         )
-        await websocket.accept()
+        await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if protocol_token else None)
         try:
             if not token:
-                raise InvalidToken("no token: connect with ?token= or an Authorization header")
-            principal = kernel.verifier.verify(token)
+                raise InvalidToken(
+                    "no token: send it as the Sec-WebSocket-Protocol "
+                    f"'{BEARER_SUBPROTOCOL}, <token>', an Authorization header or ?token="
+                )
+            principal = await authenticate(kernel, token)
         except InvalidToken as exc:
             await websocket.close(code=CLOSE_UNAUTHORIZED, reason=f"unauthorized: {exc}"[:120])
             return
@@ -77,13 +89,20 @@ def websocket_router(
         writer = asyncio.create_task(connection.write_forever())
         reader = asyncio.create_task(session.read_forever(resume_after=after))
         too_slow = asyncio.create_task(connection.closed.wait())
-        tasks = {writer, reader, too_slow}
+        expired = asyncio.create_task(session.until_expired())
+        tasks = {writer, reader, too_slow, expired}
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if connection.closed.is_set():
                 writer.cancel()  # its pending send would race the close frame
                 connection.drop_queued()
                 await _close_slow(websocket, settings.ws_close_timeout_seconds)
+            elif expired.done():
+                writer.cancel()
+                connection.drop_queued()
+                await _close_quietly(
+                    websocket, CLOSE_UNAUTHORIZED, "token expired: reconnect with a fresh one"
+                )
         finally:
             for task in tasks:
                 task.cancel()
@@ -92,6 +111,37 @@ def websocket_router(
             hub.remove(connection)
 
     return router
+
+
+BEARER_SUBPROTOCOL = "kliniki.bearer"
+
+
+def _subprotocol_token(header: str | None) -> str | None:
+    """``kliniki.bearer, <token>`` in Sec-WebSocket-Protocol: the token, else None."""
+    if not header:
+        return None
+    parts = [p.strip() for p in header.split(",")]
+    if len(parts) == 2 and parts[0] == BEARER_SUBPROTOCOL and parts[1]:
+        return parts[1]
+    return None
+
+
+async def authenticate(kernel: Kernel, token: str) -> Principal:
+    """The same checks as every HTTP route (kliniki.web): signature, claims, an active member
+    of staff, no pending one-time password."""
+    principal = await asyncio.to_thread(kernel.verifier.verify, token)
+    if kernel.directory is not None and not await kernel.directory.is_active(principal.user_id):
+        raise InvalidToken(f"{principal.user_id!r} is not an active member of staff")
+    if principal.password_change_required:
+        raise InvalidToken("change your one-time password at identity first")
+    return principal
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await asyncio.wait_for(websocket.close(code=code, reason=reason), 5)
+    except Exception:
+        log.debug("closing a socket failed", exc_info=True)
 
 
 async def _close_slow(websocket: WebSocket, timeout: float) -> None:
@@ -154,6 +204,34 @@ class ClientSession:
     def principal(self) -> Principal:
         return self.connection.principal
 
+    async def until_expired(self) -> None:
+        """Return when the socket's token has expired (a fresh one moves the deadline)."""
+        while True:
+            expires_at = self.principal.expires_at
+            if expires_at is None:
+                await asyncio.Event().wait()  # never (a token without exp is refused anyway)
+            remaining = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 60))
+
+    async def reauthenticate(self, data: dict[str, Any]) -> None:
+        token = data.get("token")
+        if not isinstance(token, str) or not token:
+            self.error("authenticate needs {token}", "authenticate")
+            return
+        try:
+            principal = await authenticate(self.kernel, token)
+        except InvalidToken as exc:
+            self.error(f"that token was refused: {exc}", "authenticate")
+            return
+        if principal.user_id != self.principal.user_id:
+            self.error("a socket stays with the user who opened it", "authenticate")
+            return
+        self.connection.principal = principal
+        expires = principal.expires_at.isoformat() if principal.expires_at else None
+        self.connection.send_frame("authenticated", {"expiresAt": expires})
+
     async def read_forever(self, resume_after: int | None = None) -> None:
         if resume_after is not None:
             await self.resume(resume_after)
@@ -185,6 +263,8 @@ class ClientSession:
     async def handle(self, event: str, data: dict[str, Any]) -> None:
         if event == "ping":
             self.connection.send_frame("pong", {})
+        elif event == "authenticate":
+            await self.reauthenticate(data)
         elif event == "resume":
             after = data.get("after", 0)
             if not isinstance(after, int) or isinstance(after, bool) or after < 0:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from kliniki.access import Permission, Role
 from kliniki.auth import Principal
-from kliniki.staff import load_staff
+from kliniki.directory import StaffDirectory
+from kliniki.uow import UnitOfWork
 from kliniki.web import UoW, expected_version, get_kernel, idempotent_create, require
 from registration import service
 from registration.domain import VisitStatus
@@ -115,10 +114,14 @@ async def update_visit(
     return out
 
 
-@functools.cache
-def _clinicians(staff_file: Path) -> frozenset[str]:
-    """Who may be booked for an appointment; read once (the directory is configuration)."""
-    return frozenset(s.id for s in load_staff(staff_file).with_role(Role.CLINICAL_OFFICER.value))
+async def _clinicians(request: Request, uow: UnitOfWork) -> frozenset[str]:
+    """Who may be booked for an appointment: the active clinical officers of the staff
+    directory (kept from identity's events)."""
+    directory = get_kernel(request).directory
+    if not isinstance(directory, StaffDirectory):
+        return frozenset()
+    members = await directory.with_role(uow.session, Role.CLINICAL_OFFICER.value)
+    return frozenset(m.user_id for m in members)
 
 
 Scheduler = Annotated[Principal, Depends(require(Permission.APPOINTMENT_SCHEDULE))]
@@ -129,7 +132,7 @@ AppointmentReader = Annotated[Principal, Depends(require(Permission.APPOINTMENT_
 async def schedule_appointment(
     body: AppointmentCreate, principal: Scheduler, uow: UoW, request: Request
 ) -> JSONResponse:
-    clinicians = _clinicians(get_kernel(request).settings.staff_file)
+    clinicians = await _clinicians(request, uow)
     return await idempotent_create(
         request, uow, lambda: service.schedule_appointment(uow, body, clinicians)
     )

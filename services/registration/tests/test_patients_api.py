@@ -8,9 +8,8 @@ import uuid
 import jwt
 import pytest
 
-from kliniki.settings import DEV_JWT_SECRET
 from tests.scenario import another_patient
-from tests.support.stack import Stack, auth
+from tests.support.stack import Stack, auth, signed_token
 
 
 async def patient_count(stack: Stack) -> int:
@@ -73,7 +72,7 @@ def forged(**claims: object) -> str:
         "iat": now,
         "exp": now + dt.timedelta(hours=1),
     }
-    return jwt.encode({**base, **claims}, DEV_JWT_SECRET, algorithm="HS256")
+    return signed_token({**base, **claims})
 
 
 async def test_requests_without_a_valid_token_get_401(stack: Stack, http) -> None:

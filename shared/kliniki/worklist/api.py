@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from kliniki.access import Permission, allowed
 from kliniki.auth import Principal
+from kliniki.directory import StaffDirectory
 from kliniki.problems import Forbidden, InvalidInput
-from kliniki.web import UoW, expected_version, idempotent_create, require
+from kliniki.web import UoW, expected_version, get_kernel, idempotent_create, require
 from kliniki.worklist.schemas import (
     AssignmentCreate,
     AssignmentOut,
@@ -105,13 +106,27 @@ def worklist_router(worklist: Worklist) -> APIRouter:
         return roster
 
     @router.post("/duty", response_model=DutyOut, summary="Go on or off duty")
-    async def set_duty(body: DutyUpdate, principal: DutySetter, uow: UoW) -> DutyOut:
+    async def set_duty(
+        body: DutyUpdate, principal: DutySetter, uow: UoW, request: Request
+    ) -> DutyOut:
         user_id = body.user_id or principal.user_id
         if user_id != principal.user_id and not allowed(principal.roles, Permission.DUTY_SET_ANY):
             raise Forbidden("only an admin may put someone else on or off duty")
         if user_id == principal.user_id and worklist.role.value not in principal.roles:
             raise Forbidden(f"only a {worklist.role.value} can be on this department's roster")
-        name = principal.name if user_id == principal.user_id else user_id
+        name = principal.name
+        if user_id != principal.user_id:
+            directory = get_kernel(request).directory
+            member = (
+                await directory.get(uow.session, user_id)
+                if isinstance(directory, StaffDirectory)
+                else None
+            )
+            if member is None or not member.active or worklist.role.value not in member.roles:
+                raise InvalidInput(
+                    "userId", f"{user_id} is not an active {worklist.role.value} of the staff"
+                )
+            name = member.name
         duty = await worklist.set_duty(uow, user_id, name, body.on_duty)
         await uow.commit()
         return duty

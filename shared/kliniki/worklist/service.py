@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE
 from kliniki.db import load
+from kliniki.directory import StaffMember
 from kliniki.problems import InvalidInput, check_version
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
@@ -296,6 +297,48 @@ class Worklist:
             on_duty=on_duty,
             active_assignments=counts.get(user_id, 0),
         )
+
+    async def on_staff_change(
+        self, uow: UnitOfWork, member: StaffMember, before: StaffMember | None
+    ) -> None:
+        """Identity's staff events reach the roster: a new member of this department's role can
+        go on duty at once; a leaver (deactivated, or no longer in the role) leaves the roster
+        and their open assignments go back to the shared queue for someone on duty to claim."""
+        session = uow.session
+        shift = await session.get(self.models.DutyShift, member.user_id)
+        if member.active and self.role.value in member.roles:
+            if shift is None:
+                session.add(
+                    self.models.DutyShift(user_id=member.user_id, name=member.name, on_duty=False)
+                )
+            else:
+                shift.name = member.name
+            await session.flush()
+            return
+        if shift is not None:
+            await session.delete(shift)
+            await uow.audit(
+                "DELETE",
+                "DUTY",
+                member.user_id,
+                before={"onDuty": shift.on_duty},
+                details="deactivated" if not member.active else f"no longer {self.role.value}",
+            )
+        for assignment in await self.list(session, assigned_to=member.user_id):
+            await session.refresh(assignment, with_for_update=True)
+            before_out = AssignmentOut.model_validate(assignment)
+            assignment.assigned_to_user_id = None
+            assignment.assigned_to_name = None
+            await session.flush()
+            await self._publish(uow, assignment, Change.RETURNED_TO_QUEUE.value, member.user_id)
+            await uow.audit(
+                Change.RETURNED_TO_QUEUE.name,
+                "ASSIGNMENT",
+                assignment.id,
+                before=before_out,
+                after=AssignmentOut.model_validate(assignment),
+                details=f"{member.user_id} left the {self.role.value} roster",
+            )
 
     async def remember_patient(
         self, session: AsyncSession, data: dict[str, Any], sequence: int

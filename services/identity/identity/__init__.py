@@ -1,0 +1,1 @@
+"""Identity: staff accounts, sign-in and the signing keys (JWKS) every service trusts."""

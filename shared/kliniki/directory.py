@@ -1,0 +1,171 @@
+"""The staff directory every service keeps from identity's ``staff.*`` events.
+
+A valid signature is not enough: a token is accepted only for a ``sub`` that this service knows
+as an active member of staff. Each service keeps its own copy of the directory (table
+``staff_directory``, event-carried state transfer from ``identity.events``), so a leaver is
+refused everywhere as soon as ``staff.deactivated`` arrives, and a nurse created at 10:00 can
+go on duty at 10:01, with no restart. In development an empty directory is seeded from the
+staff file, like identity's accounts.
+
+Departments hook their duty rosters onto the same events (``StaffHook``), in the transaction
+that updates the directory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kliniki.consumer import Subscription
+from kliniki.events import CloudEvent
+from kliniki.settings import ServiceSettings
+from kliniki.staff import load_staff
+from kliniki.uow import UnitOfWork
+
+STAFF_EVENTS = ("staff.created", "staff.updated", "staff.deactivated", "staff.reactivated")
+CACHE_SECONDS = 2.0  # how long a replica trusts what it read of a member
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    user_id: str
+    name: str
+    roles: frozenset[str]
+    active: bool
+    version: int
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> StaffMember:
+        return cls(
+            user_id=str(data["userId"]),
+            name=str(data["name"]),
+            roles=frozenset(data.get("roles") or []),
+            active=bool(data["active"]),
+            version=int(data["version"]),
+        )
+
+
+# (unit of work, the member as they are now, as they were before or None if new)
+StaffHook = Callable[[UnitOfWork, StaffMember, StaffMember | None], Awaitable[None]]
+
+
+class Directory(Protocol):
+    async def is_active(self, user_id: str) -> bool: ...
+
+
+class StaffDirectory:
+    """This service's copy of the staff directory."""
+
+    def __init__(
+        self, table: Table, sessionmaker: async_sessionmaker, settings: ServiceSettings
+    ) -> None:
+        self.table = table
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self._cache: dict[str, tuple[bool, float]] = {}
+
+    async def is_active(self, user_id: str) -> bool:
+        cached = self._cache.get(user_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < CACHE_SECONDS:
+            return cached[0]
+        async with self.sessionmaker() as session:
+            active = await session.scalar(
+                select(self.table.c.active).where(self.table.c.user_id == user_id)
+            )
+        self._cache[user_id] = (bool(active), now)
+        return bool(active)
+
+    async def get(self, session: AsyncSession, user_id: str) -> StaffMember | None:
+        row = (
+            await session.execute(select(self.table).where(self.table.c.user_id == user_id))
+        ).first()
+        return _member(row) if row else None
+
+    async def with_role(self, session: AsyncSession, role: str) -> list[StaffMember]:
+        rows = await session.execute(
+            select(self.table).where(self.table.c.roles.any(role), self.table.c.active)
+        )
+        return [_member(r) for r in rows.all()]
+
+    async def seed(self) -> None:
+        """Development: an empty directory starts as the staff file (identity's seed too)."""
+        if self.settings.env != "development":
+            return
+        async with self.sessionmaker() as session, session.begin():
+            if await session.scalar(select(func.count()).select_from(self.table)):
+                return
+            members = load_staff(self.settings.staff_file).staff
+            if members:
+                await session.execute(
+                    pg_insert(self.table)
+                    .values(
+                        [
+                            {
+                                "user_id": m.id,
+                                "name": m.name,
+                                "roles": m.roles,
+                                "active": True,
+                                "version": 0,
+                            }
+                            for m in members
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                )
+
+    async def apply(self, session: AsyncSession, member: StaffMember) -> StaffMember | None:
+        """Upsert a member from an event; what was there before (None: new). Stale events
+        (an older version than the one kept) change nothing and return the member as kept."""
+        before = await self.get(session, member.user_id)
+        if before is not None and before.version > member.version:
+            return before
+        values = {
+            "user_id": member.user_id,
+            "name": member.name,
+            "roles": sorted(member.roles),
+            "active": member.active,
+            "version": member.version,
+            "updated_at": func.now(),
+        }
+        statement = pg_insert(self.table).values(**values)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[self.table.c.user_id],
+                set_={k: statement.excluded[k] for k in values if k != "user_id"},
+            )
+        )
+        self._cache.pop(member.user_id, None)
+        return before
+
+
+def staff_subscriptions(
+    directory: StaffDirectory, hooks: Sequence[StaffHook] = ()
+) -> list[Subscription]:
+    """Keep the directory (and whatever hooks onto it) in step with identity."""
+
+    async def on_staff_event(uow: UnitOfWork, event: CloudEvent) -> None:
+        member = StaffMember.from_event(event.data)
+        before = await directory.apply(uow.session, member)
+        if before is not None and before.version > member.version:
+            return  # stale
+        for hook in hooks:
+            await hook(uow, member, before)
+
+    return [Subscription("identity", key, on_staff_event) for key in STAFF_EVENTS]
+
+
+def _member(row: Any) -> StaffMember:
+    return StaffMember(
+        user_id=row.user_id,
+        name=row.name,
+        roles=frozenset(row.roles),
+        active=row.active,
+        version=row.version,
+    )
