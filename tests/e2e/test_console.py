@@ -27,6 +27,7 @@ from tests.support.stack import ALL_SERVICES, REPO, ServiceProcess, Stack, free_
 WEB = REPO / "web"
 CHROMIUM = os.environ.get("KLINIKI_CHROMIUM", "/usr/bin/chromium")
 NPX = shutil.which("npx")
+NODE = shutil.which("node")
 
 pytestmark = [
     pytest.mark.slow,
@@ -88,7 +89,17 @@ def console(stack: Stack) -> Iterator[str]:
         env[f"KLINIKI_{service.upper()}_URL"] = proc.url
     log = (stack.log_dir / f"{stack.run_id}-console.log").open("ab")
     process = subprocess.Popen(
-        [NPX or "npx", "vite", "preview", "--host", "127.0.0.1", "--port", str(port), "--strictPort"],
+        [
+            NODE or "node",
+            str(WEB / "node_modules" / "vite" / "bin" / "vite.js"),
+            "preview",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--strictPort",
+            "--bypass-lock",  # `make run` may be serving the console from this folder too
+        ],
         cwd=WEB,
         env=env,
         stdout=log,
@@ -116,8 +127,10 @@ def own_stack() -> Iterator[Stack]:
         stack = Stack(pg_url, amqp_url)
         try:
             stack.migrate(ALL_SERVICES)
+            stack.start_identity()  # the others verify tokens with its keys
             for service in ALL_SERVICES:
-                stack.start(service)
+                if service != "identity":
+                    stack.start(service)
             for proc in stack.processes.values():
                 stack.wait_ready(proc)
             yield stack

@@ -26,7 +26,7 @@ export async function signedIn(browser: Browser, who: Who, viewport = { width: 1
   const page = await context.newPage();
   await page.goto("/signin");
   await page.getByLabel("Username").fill(STAFF[who].id);
-  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("textbox", { name: "Password" }).fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("signed-in-user")).toContainText(STAFF[who].name);
   await expect(page.getByRole("status", { name: /Connection: Live/ })).toBeVisible();

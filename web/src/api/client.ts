@@ -5,6 +5,7 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths as BillingPaths } from "./generated/billing";
 import type { paths as ClinicalPaths } from "./generated/clinical";
+import type { paths as IdentityPaths } from "./generated/identity";
 import type { paths as LabPaths } from "./generated/lab";
 import type { paths as NotifierPaths } from "./generated/notifier";
 import type { paths as PharmacyPaths } from "./generated/pharmacy";
@@ -41,6 +42,7 @@ export const api = {
   pharmacy: client<PharmacyPaths>("pharmacy"),
   billing: client<BillingPaths>("billing"),
   notifier: client<NotifierPaths>("notifier"),
+  identity: client<IdentityPaths>("identity"),
 };
 
 export type Department = "triage" | "clinical" | "lab" | "pharmacy" | "billing";

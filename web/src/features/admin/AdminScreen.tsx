@@ -3,7 +3,7 @@ import { Alert, Button, Grid, Group, Paper, Stack, Switch, Table, Text, TextInpu
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Department } from "../../api/client";
-import { t } from "../../i18n";
+import { label, t } from "../../i18n";
 
 const DEPARTMENTS: Department[] = ["triage", "clinical", "lab", "pharmacy", "billing"];
 const AUDITED = ["registration", "triage", "clinical", "lab", "pharmacy", "billing", "notifier"] as const;
@@ -11,12 +11,7 @@ const AUDITED = ["registration", "triage", "clinical", "lab", "pharmacy", "billi
 function useStaff() {
   return useQuery({
     queryKey: ["identity", "staff"],
-    queryFn: async () => {
-      const token = JSON.parse(sessionStorage.getItem("kliniki-session") ?? "{}").accessToken as string | undefined;
-      const r = await fetch("/api/identity/staff", { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-      if (!r.ok) throw new Error(String(r.status));
-      return (await r.json()) as unknown;
-    },
+    queryFn: () => unwrap(api.identity.GET("/staff")),
     retry: false,
   });
 }
@@ -93,7 +88,7 @@ function AuditHistory() {
 
 export function AdminScreen() {
   const staff = useStaff();
-  const rows = Array.isArray(staff.data) ? (staff.data as { id?: string; name?: string; roles?: string[] }[]) : [];
+  const rows = staff.data ?? [];
   return (
     <Stack>
       <Title order={2} size="h2">{t("admin.title")}</Title>
@@ -105,7 +100,7 @@ export function AdminScreen() {
             <Table>
               <Table.Tbody>
                 {rows.map((s) => (
-                  <Table.Tr key={s.id}><Table.Td>{s.name}</Table.Td><Table.Td>{s.id}</Table.Td><Table.Td>{(s.roles ?? []).join(", ")}</Table.Td></Table.Tr>
+                  <Table.Tr key={s.id}><Table.Td>{s.name}</Table.Td><Table.Td>{s.id}</Table.Td><Table.Td>{s.roles.map((r) => label("role", r)).join(", ")}</Table.Td><Table.Td>{s.active ? "" : "inactive"}</Table.Td></Table.Tr>
                 ))}
               </Table.Tbody>
             </Table>
