@@ -51,9 +51,10 @@ export function fieldErrors(
   const out: Record<string, string> = {};
   const errors = error.problem.errors ?? [];
   for (const e of errors) {
+    const message = e.message.replace(/^Value error, /, "");
     const key = aliases[e.field] ?? aliases[fieldKey(e.field)] ?? fieldKey(e.field);
     const target = known.includes(key) ? key : "";
-    out[target] = out[target] ? `${out[target]}; ${e.message}` : e.message;
+    out[target] = out[target] ? `${out[target]}; ${message}` : message;
   }
   if (errors.length === 0) out[""] = error.message;
   return out;

@@ -114,9 +114,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
   }, [store]);
 
-  useEffect(() => {
-    setTokenSource(() => ref.current?.accessToken ?? null);
-  }, []);
+  // During render, not in an effect: children's effects (their first queries) run before ours.
+  setTokenSource(() => ref.current?.accessToken ?? null);
 
   useEffect(() => {
     if (!session) return;

@@ -65,7 +65,13 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       url: wsUrl(),
       token: async () => authRef.current.token() ?? (await authRef.current.refresh()) ?? "",
     });
-    live.on("open", () => setState("live"));
+    let opened = false;
+    live.on("open", () => {
+      setState("live");
+      // Back after a drop: whatever changed meanwhile may not come as frames; ask again.
+      if (opened) void queryClient.invalidateQueries();
+      opened = true;
+    });
     live.on("close", () => {
       setState("reconnecting");
       setRooms({});
