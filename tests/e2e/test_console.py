@@ -57,7 +57,7 @@ def control_server(stack: Stack) -> Iterator[str]:
     """POST /stop/<service> and /start/<service> for the browser tests."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             _, action, service = self.path.split("/")
             proc = stack.processes.get(service)
             if proc is None or action not in ("stop", "start"):

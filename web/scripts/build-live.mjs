@@ -5,7 +5,12 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = resolve(here, "..", "..", "services", "notifier", "notifier", "static", "kliniki-live.js");
+// `--out <file>` writes elsewhere (the test that checks the committed copy is current uses it).
+const at = process.argv.indexOf("--out");
+const out =
+  at > 0
+    ? resolve(process.argv[at + 1])
+    : resolve(here, "..", "..", "services", "notifier", "notifier", "static", "kliniki-live.js");
 await build({
   entryPoints: [resolve(here, "..", "src", "live", "kliniki-live.ts")],
   outfile: out,

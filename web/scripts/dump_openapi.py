@@ -10,7 +10,16 @@ import importlib
 import json
 import sys
 
-SERVICES = ["registration", "triage", "clinical", "lab", "pharmacy", "billing", "notifier", "identity"]
+SERVICES = [
+    "registration",
+    "triage",
+    "clinical",
+    "lab",
+    "pharmacy",
+    "billing",
+    "notifier",
+    "identity",
+]
 
 
 def main() -> None:
