@@ -91,6 +91,7 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   await mikeRow.getByRole("button", { name: "Open John Doe" }).click();
   await mike.getByLabel("Troponin I").pressSequentially("2.5 ng/mL");
   await expect(smith.getByText("Mike Otieno is typing in lab results")).toBeVisible();
+  await smith.getByText("Mike Otieno is typing in lab results").scrollIntoViewIfNeeded();
   await shot(smith, "04-smith-sees-mike-typing");
   await expect(mike.getByText("critically high").first()).toBeVisible();
   await mike.getByLabel("CK-MB").fill("45 U/L");
