@@ -6,7 +6,7 @@ SERVICES := identity registration triage clinical lab pharmacy billing notifier
 PACKAGES := shared $(addprefix services/,$(SERVICES))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format token migrate bench demo audit-verify audit-history lock help admin-create rotate-keys
+.PHONY: install run test lint format token migrate bench demo audit-verify audit-history outbox-parked outbox-resend lock help admin-create rotate-keys
 
 help:
 	@echo "make install | run | test | lint | token USER=nurse_sarah | admin-create USER=... | rotate-keys | bench | migrate | lock"
@@ -17,7 +17,13 @@ $(STAMP): requirements.lock requirements-dev.txt $(addsuffix /pyproject.toml,$(P
 	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
 	touch $(STAMP)
 
-install: $(STAMP) console ## create .venv with every service and the test tools; install and build the console
+# The official AsyncAPI parser checks docs/asyncapi.yaml in make test (Node 20).
+ASYNCAPI_CHECK := tools/asyncapi-check/node_modules/.installed
+$(ASYNCAPI_CHECK): tools/asyncapi-check/package-lock.json
+	npm ci --prefix tools/asyncapi-check --no-audit --no-fund --silent
+	touch $(ASYNCAPI_CHECK)
+
+install: $(STAMP) $(ASYNCAPI_CHECK) console ## create .venv with every service and the test tools; install and build the console
 
 # --- the staff console (web/): npm ci from the committed lock, then a production build -------
 WEB_STAMP := web/node_modules/.installed
@@ -73,6 +79,12 @@ audit-verify: install ## check every service's hash-chained audit trail (exit 1 
 
 audit-history: install ## a patient's history across services: make audit-history PATIENT=<id>
 	$(BIN)/python tools/audit_history.py $(PATIENT)
+
+outbox-parked: install ## events a service could not publish after repeated tries (parked)
+	$(BIN)/python -m kliniki.outbox_admin list
+
+outbox-resend: install ## send a parked event again once its cause is fixed: make outbox-resend SERVICE=registration ID=42
+	$(BIN)/python -m kliniki.outbox_admin resend $(SERVICE) $(ID)
 
 lock: ## refresh requirements.lock from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

@@ -103,7 +103,7 @@ def document(events: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
                 "name": key,
                 "contentType": "application/cloudevents+json",
                 "payload": payload,
-                "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": "0.3.0"}},
+                "bindings": {"amqp": {"messageType": key, "bindingVersion": "0.3.0"}},
             }
             channel_messages[name] = {"$ref": f"#/components/messages/{name}"}
         channels[service] = {
@@ -121,6 +121,8 @@ def document(events: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
             "action": "send",
             "channel": {"$ref": f"#/channels/{service}"},
             "summary": f"{service} publishes through its transactional outbox",
+            # AMQP 0.3.0 keeps delivery properties on the operation: persistent, confirmed.
+            "bindings": {"amqp": {"deliveryMode": 2, "ack": True, "bindingVersion": "0.3.0"}},
         }
     return {
         "asyncapi": "3.0.0",

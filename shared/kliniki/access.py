@@ -17,6 +17,8 @@ class Role(StrEnum):
     PHARMACIST = "pharmacist"
     CASHIER = "cashier"
     ADMIN = "admin"
+    # The nurse or clinician in charge of a department: supervises every worklist.
+    IN_CHARGE = "in_charge"
 
 
 class Stage(StrEnum):
@@ -39,6 +41,8 @@ STAGE_ROLE: dict[Stage, Role] = {
 }
 
 ALL_STAFF = frozenset(Role)
+# Who may close or hand on any assignment, not only their own.
+SUPERVISORS = frozenset({Role.IN_CHARGE, Role.ADMIN})
 CLINICAL = frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER})
 
 
@@ -66,6 +70,7 @@ class Permission(StrEnum):
     STAFF_ADMIN = "staff:admin"  # staff accounts: create, roles, deactivate, reset passwords
     KEYS_ROTATE = "keys:rotate"  # identity signs with a new key
     PASSWORD_CHANGE_OWN = "password:change-own"  # POST /me/password
+    RECORD_EXPORT = "record:export"  # a visit as FHIR, for another system (clinicians, admin)
 
 
 # Permissions that do not depend on the department the request is made to.
@@ -86,6 +91,15 @@ _GLOBAL: dict[Permission, frozenset[Role]] = {
         {Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN, Role.PHARMACIST}
     ),
     Permission.AUDIT_READ: frozenset({Role.ADMIN}),
+    Permission.RECORD_EXPORT: frozenset(
+        {
+            Role.TRIAGE_NURSE,
+            Role.CLINICAL_OFFICER,
+            Role.LAB_TECHNICIAN,
+            Role.PHARMACIST,
+            Role.ADMIN,
+        }
+    ),
     Permission.ENCOUNTER_UPDATE: frozenset({Role.TRIAGE_NURSE, Role.CLINICAL_OFFICER}),
     Permission.CONSULTATION_WRITE: frozenset({Role.CLINICAL_OFFICER}),
     Permission.LAB_RESULT_ENTER: frozenset({Role.LAB_TECHNICIAN}),
@@ -116,10 +130,12 @@ def roles_for(permission: Permission, stage: Stage | None = None) -> frozenset[R
         raise ValueError(f"{permission} is a worklist permission: name the stage")
     own = frozenset({STAGE_ROLE[stage], Role.ADMIN})
     if permission is Permission.WORKLIST_READ:
-        return own
+        return own | SUPERVISORS
     if permission is Permission.ASSIGNMENT_CREATE:
         return own | _HANDS_ON_TO[stage]
-    if permission in (Permission.ASSIGNMENT_UPDATE, Permission.DUTY_SET_OWN):
+    if permission is Permission.ASSIGNMENT_UPDATE:
+        return own | SUPERVISORS
+    if permission is Permission.DUTY_SET_OWN:
         return own
     raise ValueError(f"unknown permission {permission}")
 

@@ -11,17 +11,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +31,7 @@ from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
 from kliniki.db import is_database_unavailable
 from kliniki.directory import STAFF_EVENTS, StaffDirectory, StaffHook, staff_subscriptions
+from kliniki.edge import EdgeMiddleware
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging
 from kliniki.outbox import OutboxRelay
@@ -46,11 +45,6 @@ PROBLEM_JSON = "application/problem+json"
 # SQLSTATEs of text PostgreSQL cannot hold (a NUL character, ``\u0000`` in JSON): the input's fault.
 TEXT_REFUSED_SQLSTATES = {"22021", "22P05"}
 
-HTTP_REQUESTS = Histogram(
-    "kliniki_http_request_duration_seconds",
-    "HTTP request duration by route",
-    ["method", "route", "status"],
-)
 HTTP_ERRORS = Counter("kliniki_http_errors_total", "Unhandled errors (500)", ["route"])
 
 BackgroundTask = Callable[[Kernel], Awaitable[None]]
@@ -111,7 +105,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+        title = HTTPStatus(exc.status_code).phrase
+        response = problem_response(exc.status_code, title, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
@@ -143,32 +140,6 @@ def _install_error_handlers(app: FastAPI) -> None:
             response.headers["Retry-After"] = "2"
             return response
         return await on_crash(request, exc)
-
-
-def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-        request.state.request_id = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return problem_response(
-                413,
-                "Payload too large",
-                f"request bodies are limited to {settings.max_body_bytes} bytes",
-            )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, route, response.status_code).observe(
-            time.perf_counter() - started
-        )
-        response.headers["X-Request-ID"] = request_id
-        return response
 
 
 def _health_router() -> APIRouter:
@@ -226,7 +197,9 @@ def create_service_app(
     staff_hooks: Sequence[StaffHook] = (),
     title: str | None = None,
     description: str = "",
+    public_paths: Sequence[str] = (),
 ) -> FastAPI:
+    """The service's app; ``public_paths`` take writes without a token (identity's sign-in)."""
     configure_logging(settings)
 
     @contextlib.asynccontextmanager
@@ -238,7 +211,13 @@ def create_service_app(
         specs = list(consumers)
         if isinstance(kernel.directory, StaffDirectory):
             # Every service keeps its staff directory from identity's events (<service>.staff).
-            await kernel.directory.seed()
+            try:
+                await kernel.directory.seed()
+                await kernel.directory.load()
+            except Exception as exc:  # the database is not up yet: the reload loop catches up
+                if not is_database_unavailable(exc):
+                    raise
+                log.warning("staff directory not loaded yet: %s", exc)
             specs.append(ConsumerSpec("staff", staff_subscriptions(kernel.directory, staff_hooks)))
         relay = OutboxRelay(
             kernel.engine,
@@ -246,6 +225,7 @@ def create_service_app(
             kernel.broker,
             settings.asyncpg_dsn,
             settings.outbox_poll_seconds,
+            settings.outbox_max_attempts,
         )
         event_consumers = [
             EventConsumer(
@@ -258,8 +238,17 @@ def create_service_app(
             )
             for c in specs
         ]
+        jwks = kernel.verifier.jwks
+        if jwks is not None:  # the signing keys before the first request (if reachable)
+            await jwks.refresh(force=True)
         tasks = [
             asyncio.create_task(kernel.broker.run(), name="broker-connect"),
+            *([_supervised("jwks", jwks.run)] if jwks is not None else []),
+            *(
+                [_supervised("staff-directory", kernel.directory.run)]
+                if isinstance(kernel.directory, StaffDirectory)
+                else []
+            ),
             _supervised("outbox-relay", relay.run),
             *(_supervised(c.queue_name, c.run) for c in event_consumers),
             *(_supervised(task.__name__, functools.partial(task, kernel)) for task in background),
@@ -285,7 +274,7 @@ def create_service_app(
     if "staff_directory" in metadata.tables:
         app.state.consumer_specs.append(ConsumerSpec("staff", staff_subscriptions_of(metadata)))
     _install_error_handlers(app)
-    _install_middleware(app, settings)
+    app.add_middleware(EdgeMiddleware, settings=settings, public_paths=frozenset(public_paths))
     app.include_router(_health_router())
     for router in routers:
         app.include_router(router)

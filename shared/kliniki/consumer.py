@@ -50,6 +50,11 @@ class RetryLater(Exception):
     """The event cannot be applied yet (e.g. it overtook the event it depends on)."""
 
 
+class RefuseEvent(Exception):
+    """The event contradicts what this service knows (a visit of another patient): it goes
+    straight to the dead-letter queue with the reason, untouched by retries."""
+
+
 @dataclass(frozen=True)
 class Subscription:
     """Handle ``routing_key`` events from ``<service>.events`` with ``handler``."""
@@ -160,6 +165,9 @@ class EventConsumer:
                 break
             except asyncio.CancelledError:
                 raise
+            except RefuseEvent as exc:
+                await self._dead_letter(message, f"refused: {exc}", attempt)
+                return
             except Exception as exc:
                 if is_database_unavailable(exc):
                     log.warning("database unavailable handling %s, retrying: %s", event.id, exc)

@@ -12,12 +12,47 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from kliniki.app import ConsumerSpec, create_service_app
-from kliniki.consumer import Subscription
+from kliniki.consumer import EventHandler, RefuseEvent, Subscription
+from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
+from kliniki.uow import UnitOfWork
 from kliniki.worklist.api import worklist_router
 from kliniki.worklist.handlers import patient_snapshot_subscriptions
 from kliniki.worklist.models import WorklistModels
 from kliniki.worklist.service import AssignmentHook, Worklist
+
+
+def visit_checked(worklist: Worklist, handler: EventHandler) -> EventHandler:
+    """``handler``, for events whose patient and visit agree with registration's word.
+
+    A visit of another patient is refused into the dead-letter queue. A visit not known yet
+    is let through: events may overtake registration's (billing keeps such charges until the
+    visit is registered), and nothing contradicts them.
+    """
+
+    async def checked(uow: UnitOfWork, event: CloudEvent) -> None:
+        data = event.data
+        patient_id = data.get("patientId") or event.subject
+        visit_id = data.get("visitId") or event.visitid
+        if event.subject and patient_id != event.subject:
+            raise RefuseEvent(f"data.patientId {patient_id} is not the subject {event.subject}")
+        if event.visitid and visit_id != event.visitid:
+            raise RefuseEvent(f"data.visitId {visit_id} is not the visitid {event.visitid}")
+        if isinstance(patient_id, str) and isinstance(visit_id, str):
+            owner = await worklist.visit_owner(uow.session, visit_id)
+            if owner is not None and owner != patient_id:
+                raise RefuseEvent(f"visit {visit_id} is not a visit of patient {patient_id}")
+        await handler(uow, event)
+
+    return checked
+
+
+def in_turn(first: EventHandler, then: EventHandler) -> EventHandler:
+    async def both(uow: UnitOfWork, event: CloudEvent) -> None:
+        await first(uow, event)
+        await then(uow, event)
+
+    return both
 
 
 def create_department_app(
@@ -27,18 +62,31 @@ def create_department_app(
     routers_factory: Callable[[Worklist], Sequence[APIRouter]] = lambda _: (),
     subscriptions_factory: Callable[[Worklist], Sequence[Subscription]] = lambda _: (),
     on_assignment_completed: AssignmentHook | None = None,
+    before_assignment_closed: AssignmentHook | None = None,
     description: str = "",
 ) -> tuple[FastAPI, Worklist]:
     """The department's app; it consumes events on the durable queue ``<service>.inbox``."""
     settings = ServiceSettings(service_name=service_name)
-    worklist = Worklist(worklist_models, settings.staff_file, on_assignment_completed)
-    subscriptions = list(subscriptions_factory(worklist))
-    own_keys = {(s.service, s.routing_key) for s in subscriptions}
-    snapshot_subs = [
+    worklist = Worklist(
+        worklist_models, settings.staff_file, on_assignment_completed, before_assignment_closed
+    )
+    # Registration's events are the word on whose visit is whose; every other is checked.
+    subscriptions = [
         s
-        for s in patient_snapshot_subscriptions(worklist)
-        if (s.service, s.routing_key) not in own_keys
+        if s.service == "registration"
+        else Subscription(s.service, s.routing_key, visit_checked(worklist, s.handler))
+        for s in subscriptions_factory(worklist)
     ]
+    # What every department does with registration's events comes first; a department's own
+    # handler for the same event runs after it, in the same transaction.
+    shared = {(s.service, s.routing_key): s for s in patient_snapshot_subscriptions(worklist)}
+    for i, own in enumerate(subscriptions):
+        common = shared.pop((own.service, own.routing_key), None)
+        if common is not None:
+            subscriptions[i] = Subscription(
+                own.service, own.routing_key, in_turn(common.handler, own.handler)
+            )
+    snapshot_subs = list(shared.values())
     app = create_service_app(
         settings,
         metadata,

@@ -13,7 +13,8 @@ that updates the directory.
 
 from __future__ import annotations
 
-import time
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
 
 STAFF_EVENTS = ("staff.created", "staff.updated", "staff.deactivated", "staff.reactivated")
-CACHE_SECONDS = 2.0  # how long a replica trusts what it read of a member
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,13 @@ class Directory(Protocol):
 
 
 class StaffDirectory:
-    """This service's copy of the staff directory."""
+    """This service's copy of the staff directory.
+
+    Who is active is held in memory by every replica (a hospital's staff is a few hundred
+    rows), read again from the table every ``RELOAD_SECONDS``: checking a token costs no
+    database round trip, and a database outage refuses nobody who was active."""
+
+    RELOAD_SECONDS = 1.0
 
     def __init__(
         self, table: Table, sessionmaker: async_sessionmaker, settings: ServiceSettings
@@ -68,19 +75,24 @@ class StaffDirectory:
         self.table = table
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self._cache: dict[str, tuple[bool, float]] = {}
+        self._active: dict[str, bool] = {}
 
     async def is_active(self, user_id: str) -> bool:
-        cached = self._cache.get(user_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[1] < CACHE_SECONDS:
-            return cached[0]
+        return self._active.get(user_id, False)
+
+    async def load(self) -> None:
         async with self.sessionmaker() as session:
-            active = await session.scalar(
-                select(self.table.c.active).where(self.table.c.user_id == user_id)
-            )
-        self._cache[user_id] = (bool(active), now)
-        return bool(active)
+            rows = await session.execute(select(self.table.c.user_id, self.table.c.active))
+            self._active = {user_id: active for user_id, active in rows.all()}
+
+    async def run(self) -> None:
+        """Pick up what another replica's consumer wrote."""
+        while True:
+            await asyncio.sleep(self.RELOAD_SECONDS)
+            try:
+                await self.load()
+            except Exception as exc:  # the database is away: what we last knew will do
+                log.warning("could not reload the staff directory: %s", exc)
 
     async def get(self, session: AsyncSession, user_id: str) -> StaffMember | None:
         row = (
@@ -141,7 +153,7 @@ class StaffDirectory:
                 set_={k: statement.excluded[k] for k in values if k != "user_id"},
             )
         )
-        self._cache.pop(member.user_id, None)
+        self._active[member.user_id] = member.active  # this replica knows at once
         return before
 
 

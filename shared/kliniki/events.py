@@ -10,30 +10,36 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 _VERSION_SUFFIX = re.compile(r"\.v(\d+)$")
+
+# What goes into AMQP properties (message_id, type, correlation_id) must fit a short string
+# (255 bytes): printable ASCII, bounded here where every event is made, in every service.
+AmqpShortText = Annotated[str, StringConstraints(max_length=128, pattern=r"^[!-~]+$")]
+# Identifiers carried in the envelope (ids, never free text).
+EnvelopeId = Annotated[str, StringConstraints(max_length=128)]
 
 
 class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     specversion: str = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    source: str
-    type: str
-    subject: str | None = None
+    id: AmqpShortText = Field(default_factory=lambda: str(uuid.uuid4()))
+    source: EnvelopeId
+    type: AmqpShortText
+    subject: EnvelopeId | None = None
     time: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
     datacontenttype: str = "application/json"
     data: dict[str, Any] = Field(default_factory=dict)
     # Extensions (lower-case alphanumerics, as CloudEvents requires).
-    visitid: str | None = None
-    actorid: str | None = None
-    correlationid: str | None = None
+    visitid: EnvelopeId | None = None
+    actorid: EnvelopeId | None = None
+    correlationid: AmqpShortText | None = None
     sequence: int | None = None
-    traceparent: str | None = None
+    traceparent: EnvelopeId | None = None
 
     @property
     def routing_key(self) -> str:

@@ -215,3 +215,29 @@ def create_staff_directory_v1() -> None:
 
 def drop_staff_directory_v1() -> None:
     op.drop_table("staff_directory")
+
+
+def create_patient_visits_v3() -> None:
+    """Which patient each visit belongs to (worklist ``PatientVisit``), filled from what the
+    department already knows: its patients' current visits and its assignments."""
+    op.create_table(
+        "patient_visits",
+        sa.Column("visit_id", sa.Text(), nullable=False),
+        sa.Column("patient_id", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("visit_id", name=op.f("pk_patient_visits")),
+    )
+    op.create_index(
+        op.f("ix_patient_visits_patient_id"), "patient_visits", ["patient_id"], unique=False
+    )
+    op.execute(
+        "insert into patient_visits (visit_id, patient_id)"
+        " select current_visit_id, patient_id from patient_snapshots"
+        " where current_visit_id is not null"
+        " union select visit_id, patient_id from assignments where visit_id is not null"
+        " on conflict do nothing"
+    )
+
+
+def drop_patient_visits_v3() -> None:
+    op.drop_index(op.f("ix_patient_visits_patient_id"), table_name="patient_visits")
+    op.drop_table("patient_visits")

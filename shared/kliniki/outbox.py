@@ -14,10 +14,11 @@ import contextlib
 import logging
 
 import aio_pika
+import aiormq
 import asyncpg
 from prometheus_client import Counter, Gauge
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import ColumnElement, func, insert, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from kliniki.broker import Broker
 from kliniki.db import KernelTables
@@ -30,6 +31,19 @@ BATCH_SIZE = 200
 
 EVENTS_PUBLISHED = Counter("kliniki_events_published_total", "Events relayed to the broker")
 OUTBOX_PENDING = Gauge("kliniki_outbox_pending", "Events committed but not yet published")
+EVENTS_PARKED = Counter(
+    "kliniki_outbox_parked_total", "Outbox rows parked after repeated failed publishes"
+)
+OUTBOX_PARKED = Gauge("kliniki_outbox_parked_rows", "Outbox rows parked, waiting for an admin")
+# Failures of the path to the broker, not of a row: they leave every row as it is.
+TRANSIENT_ERRORS = (
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    aiormq.exceptions.AMQPConnectionError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    aio_pika.exceptions.ChannelClosed,
+)
 
 
 async def stage_event(session: AsyncSession, tables: KernelTables, event: CloudEvent) -> None:
@@ -52,8 +66,10 @@ class OutboxRelay:
         broker: Broker,
         asyncpg_dsn: str,
         poll_seconds: float,
+        max_attempts: int = 5,
     ) -> None:
         self._engine = engine
+        self._max_attempts = max_attempts
         self._outbox = tables.outbox
         self._broker = broker
         self._dsn = asyncpg_dsn
@@ -99,56 +115,103 @@ class OutboxRelay:
             reconnected.cancel()
 
     async def publish_pending(self, exchange_service: str) -> int:
-        """Publish every unpublished row, oldest first; return how many were sent."""
+        """Publish every unpublished row, oldest first; return how many were sent.
+
+        A row the broker cannot take (it fails while the broker is up) is skipped so that the
+        rows behind it go on; after ``max_attempts`` such failures it is parked for an admin
+        (``python -m kliniki.outbox_admin``). A broker or database outage blames no row.
+        """
         exchange = await self._broker.exchange(exchange_service)
+        outbox = self._outbox
         sent_total = 0
+        skipped: list[int] = []
         while True:
             async with self._engine.begin() as conn:
                 rows = (
                     await conn.execute(
-                        select(
-                            self._outbox.c.id, self._outbox.c.routing_key, self._outbox.c.envelope
-                        )
-                        .where(self._outbox.c.published_at.is_(None))
-                        .order_by(self._outbox.c.id)
+                        select(outbox.c.id, outbox.c.routing_key, outbox.c.envelope)
+                        .where(outbox.c.published_at.is_(None), self._not_parked())
+                        .where(outbox.c.id.not_in(skipped) if skipped else true())
+                        .order_by(outbox.c.id)
                         .limit(BATCH_SIZE)
                         # Several replicas of a service may relay; each row goes out once.
                         .with_for_update(skip_locked=True)
                     )
                 ).all()
                 if not rows:
-                    OUTBOX_PENDING.set(0)
+                    await self._update_gauges(conn)
                     return sent_total
                 sent: list[int] = []
                 try:
                     for row in rows:
-                        envelope = dict(row.envelope)
-                        envelope["sequence"] = row.id
-                        event = CloudEvent.model_validate(envelope)
-                        await exchange.publish(
-                            aio_pika.Message(
-                                event.to_json_bytes(),
-                                content_type="application/cloudevents+json",
-                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                message_id=event.id,
-                                type=event.type,
-                                correlation_id=event.correlationid,
-                            ),
-                            routing_key=row.routing_key,
-                            mandatory=False,
-                            timeout=10,
-                        )
+                        try:
+                            await exchange.publish(
+                                _message(row.id, row.envelope),
+                                routing_key=row.routing_key,
+                                mandatory=False,
+                                timeout=10,
+                            )
+                        except TRANSIENT_ERRORS:
+                            raise
+                        except Exception as exc:
+                            if not self._broker.is_connected:
+                                raise
+                            await self._record_failure(conn, row.id, row.routing_key, exc)
+                            skipped.append(row.id)
+                            continue
                         sent.append(row.id)
                 finally:
                     # Mark what the broker confirmed, even when a later publish failed.
                     if sent:
                         await conn.execute(
-                            update(self._outbox)
-                            .where(self._outbox.c.id.in_(sent))
-                            .values(published_at=func.now(), attempts=self._outbox.c.attempts + 1)
+                            update(outbox)
+                            .where(outbox.c.id.in_(sent))
+                            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
                         )
                 EVENTS_PUBLISHED.inc(len(sent))
                 sent_total += len(sent)
+
+    def _not_parked(self) -> ColumnElement[bool]:
+        return self._outbox.c.attempts < self._max_attempts
+
+    async def _record_failure(
+        self, conn: AsyncConnection, row_id: int, routing_key: str, exc: Exception
+    ) -> None:
+        error = f"{exc.__class__.__name__}: {exc}"[:2000]
+        attempts = await conn.scalar(
+            update(self._outbox)
+            .where(self._outbox.c.id == row_id)
+            .values(attempts=self._outbox.c.attempts + 1, last_error=error)
+            .returning(self._outbox.c.attempts)
+        )
+        if attempts is not None and attempts >= self._max_attempts:
+            EVENTS_PARKED.inc()
+            log.error(
+                "outbox row %s (%s) parked after %s failed publishes: %s; the rows behind it "
+                "go on. List and re-send with: python -m kliniki.outbox_admin",
+                row_id,
+                routing_key,
+                attempts,
+                error,
+            )
+        else:
+            log.warning(
+                "outbox row %s (%s) failed to publish (attempt %s of %s): %s",
+                row_id,
+                routing_key,
+                attempts,
+                self._max_attempts,
+                error,
+            )
+
+    async def _update_gauges(self, conn: AsyncConnection) -> None:
+        parked = await conn.scalar(
+            select(func.count())
+            .select_from(self._outbox)
+            .where(self._outbox.c.published_at.is_(None), ~self._not_parked())
+        )
+        OUTBOX_PARKED.set(parked or 0)
+        OUTBOX_PENDING.set(0)
 
     async def _listen(self) -> None:
         """Hold a LISTEN connection; reconnect when the database goes away."""
@@ -176,3 +239,16 @@ class OutboxRelay:
             finally:
                 if not conn.is_closed():
                     conn.terminate()
+
+
+def _message(row_id: int, envelope: dict[str, object]) -> aio_pika.Message:
+    """The AMQP message of an outbox row; its ``id`` becomes the event's ``sequence``."""
+    event = CloudEvent.model_validate({**envelope, "sequence": row_id})
+    return aio_pika.Message(
+        event.to_json_bytes(),
+        content_type="application/cloudevents+json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=event.id,
+        type=event.type,
+        correlation_id=event.correlationid,
+    )

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+_MARKUP_OR_CONTROL = re.compile(r"[<>\x00-\x1f\x7f]")
+
+
+def plain_name(value: str) -> str:
+    """A name shown in lists and notifications (a medication, a diagnosis): no markup.
+
+    Free text (notes, complaints) stays as typed and is always shown as text; names are
+    checked strictly, since they are echoed in worklist reasons, invoices and frames.
+    """
+    if _MARKUP_OR_CONTROL.search(value):
+        raise ValueError("may not contain '<', '>' or control characters")
+    return value
+
+
+PlainName = Annotated[str, AfterValidator(plain_name)]
 
 
 class ApiModel(BaseModel):

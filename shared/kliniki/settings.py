@@ -102,6 +102,17 @@ class ServiceSettings(BaseSettings):
         description="Backoff before each retry of a failed event; then it is dead-lettered.",
     )
     max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
+    outbox_max_attempts: int = Field(
+        default=5,
+        description="Failed publishes of one outbox row before it is parked for an admin.",
+    )
+    rate_limit_auth_failures: str = Field(
+        default="20/minute",
+        description="Refused tokens per client address before 429 (empty: no limit).",
+    )
+    rate_limit_writes: str = Field(
+        default="600/minute", description="Writes per staff member before 429 (empty: no limit)."
+    )
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> ServiceSettings:

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kliniki.access import Permission, Stage, allowed
-from kliniki.auth import InvalidToken, Principal, bearer_token
+from kliniki.auth import Principal, bearer_token
+from kliniki.edge import Authentication
 from kliniki.kernel import Kernel
 from kliniki.problems import Forbidden, InvalidInput, Unauthorized
 from kliniki.uow import UnitOfWork, fingerprint, to_json
@@ -23,46 +23,39 @@ def get_kernel(request: Request) -> Kernel:
     return request.app.state.kernel
 
 
-async def authenticate(
+def authenticate(
     request: Request, authorization: str | None, *, pending_password_change: bool = False
 ) -> Principal:
-    """The bearer token's staff member: a valid signature, issuer, audience and lifetime, a
-    ``sub`` this service knows as active, and no pending one-time password (unless allowed)."""
-    token = bearer_token(authorization)
-    if token is None:
+    """The bearer token's staff member, as the edge (kliniki.edge) verified it once, before the
+    body was read: signature, issuer, audience, lifetime, and a ``sub`` this service knows as
+    an active member of staff. A one-time password's token only where allowed."""
+    auth: Authentication | None = getattr(request.state, "auth", None)
+    if auth is None or bearer_token(authorization) is None:
         raise Unauthorized("send a bearer token: 'Authorization: Bearer <token>'")
-    kernel = get_kernel(request)
-    try:
-        # In a worker thread: a key the verifier has not seen is fetched from the JWKS URL.
-        principal = await run_in_threadpool(kernel.verifier.verify, token)
-    except InvalidToken as exc:
-        raise Unauthorized(f"the token was refused: {exc}") from exc
-    if kernel.directory is not None and not await kernel.directory.is_active(principal.user_id):
-        raise Unauthorized(
-            f"the token was refused: {principal.user_id!r} is not an active member of staff here"
-        )
-    if principal.password_change_required and not pending_password_change:
+    if auth.principal is None:
+        raise Unauthorized(f"the token was refused: {auth.error}")
+    if auth.principal.password_change_required and not pending_password_change:
         raise Forbidden(
             "you signed in with a one-time password: choose your own first "
             "(POST /me/password at identity)"
         )
-    request.state.principal = principal
-    return principal
+    request.state.principal = auth.principal
+    return auth.principal
 
 
-async def current_principal(
+def current_principal(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    return await authenticate(request, authorization)
+    return authenticate(request, authorization)
 
 
-async def principal_with_one_time_password(
+def principal_with_one_time_password(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     """Like ``current_principal``, but a one-time password's token is let in too."""
-    return await authenticate(request, authorization, pending_password_change=True)
+    return authenticate(request, authorization, pending_password_change=True)
 
 
 def require(
@@ -97,7 +90,7 @@ async def unit_of_work(
     kernel = get_kernel(request)
     request_id = getattr(request.state, "request_id", None)
     async with kernel.unit_of_work(principal.user_id, request_id=request_id) as uow:
-        uow.traceparent = request.headers.get("traceparent")
+        uow.traceparent = getattr(request.state, "traceparent", None)
         yield uow
 
 

@@ -163,10 +163,16 @@ class Stack:
                 "KLINIKI_CONSUMER_RETRY_DELAYS_MS": TEST_RETRY_DELAYS_MS,
                 "KLINIKI_LOG_LEVEL": "INFO",
                 "KLINIKI_STAFF_FILE": str(self.staff_file),
+                # The suite sends many writes and refused tokens from one address on purpose;
+                # tests of the limits start a service with them set (test_edge.py).
+                "KLINIKI_RATE_LIMIT_AUTH_FAILURES": "",
+                "KLINIKI_RATE_LIMIT_WRITES": "",
             }
         )
         if service == "identity":
             env["KLINIKI_SIGNING_KEY"] = TEST_SIGNING_PEM
+            # The run's key stays published after a rotation test for longer than any run.
+            env["KLINIKI_KEY_OVERLAP_SECONDS"] = "7200"
         elif self.jwks_url:
             env["KLINIKI_JWT_JWKS_URL"] = self.jwks_url
         env.update(overrides)

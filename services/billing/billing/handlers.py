@@ -25,8 +25,8 @@ def billing_subscriptions(billing: Billing) -> list[Subscription]:
     return [
         # These two also keep the patient snapshot (the department's shared handler for them
         # is replaced by these).
-        Subscription("registration", events.PATIENT_REGISTERED, billing.visit_registered),
-        Subscription("registration", events.VISIT_OPENED, billing.visit_registered),
+        Subscription("registration", events.PATIENT_REGISTERED, billing.visit_changed),
+        Subscription("registration", events.VISIT_OPENED, billing.visit_changed),
         Subscription("registration", events.VISIT_UPDATED, billing.visit_changed),
         Subscription("registration", events.VISIT_COMPLETED, billing.visit_changed),
         Subscription("clinical", events.CONSULTATION_COMPLETED, billing.consultation_completed),

@@ -193,13 +193,9 @@ class Billing:
 
     # -- what registration says about the visit -------------------------------------------------
 
-    async def visit_registered(self, uow: UnitOfWork, event: CloudEvent) -> None:
-        """``patient.registered`` / ``visit.opened``: whom to bill, and how the visit is paid."""
-        await self.worklist.remember_patient(uow.session, event.data, event.sequence or 0)
-        await self.visit_changed(uow, event)
-
     async def visit_changed(self, uow: UnitOfWork, event: CloudEvent) -> None:
-        """Registration's visit events: its payment type and status (closed visits take no pay)."""
+        """Registration's visit events (``patient.registered`` and ``visit.opened`` too): whom
+        to bill, how the visit is paid, its status (closed visits take no pay)."""
         data = event.data
         visit_id, patient_id = visit_of(event)
         invoice = await self._locked_invoice(uow, visit_id, patient_id)

@@ -697,18 +697,18 @@ async def test_concurrent_payments_never_overpay(stack: Stack, http: httpx.Async
 
 
 async def test_a_cancelled_visit_takes_no_payment(stack: Stack, http: httpx.AsyncClient) -> None:
-    journey = await ready_visit(stack, http)
-
-    async def visit() -> dict[str, Any]:
-        return await journey.call("GET", "registration", f"/visits/{journey.visit_id}", "admin")
-
-    waiting = await eventually(visit, lambda v: v["status"] == "WAITING_PAYMENT")
+    # The desk cancels only a visit that has not started (issue 10): the patient left.
+    journey = await registered_patient(stack, http)
     await journey.call(
         "PATCH",
         "registration",
         f"/visits/{journey.visit_id}",
         "alice_receptionist",
-        json={"status": "CANCELLED", "version": waiting["version"]},
+        json={
+            "status": "CANCELLED",
+            "cancellationReason": "Left before triage",
+            "version": journey.patient["visit"]["version"],
+        },
     )
     await billing_heard(stack, journey, "CANCELLED")
     refused = await pay(journey)

@@ -26,6 +26,8 @@ from kliniki.settings import ServiceSettings
 from kliniki.web import UoW, expected_version, idempotent_create, require
 
 ClinicalReader = Annotated[Principal, Depends(require(Permission.CLINICAL_READ))]
+Exporter = Annotated[Principal, Depends(require(Permission.RECORD_EXPORT))]
+FHIR_JSON = "application/fhir+json"
 Clinician = Annotated[Principal, Depends(require(Permission.CONSULTATION_WRITE))]
 
 
@@ -101,5 +103,22 @@ def clinical_router(settings: ServiceSettings) -> APIRouter:
         )
         await uow.commit()
         return out
+
+    return router
+
+
+def fhir_router() -> APIRouter:
+    router = APIRouter(tags=["interoperability"])
+
+    @router.get(
+        "/visits/{visit_id}/fhir",
+        summary="The visit as a FHIR R4B Bundle (collection)",
+        response_class=JSONResponse,
+        responses={200: {"content": {FHIR_JSON: {}}}},
+    )
+    async def visit_fhir(visit_id: str, principal: Exporter, uow: UoW) -> JSONResponse:
+        bundle = await service.visit_as_fhir(uow, visit_id)
+        await uow.commit()  # the export's audit record
+        return JSONResponse(bundle, media_type=FHIR_JSON)
 
     return router

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Text
+from sqlalchemy import BigInteger, Date, DateTime, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,3 +85,33 @@ class LabRequest(Versioned, Base):
     result_notes: Mapped[str | None] = mapped_column(Text)
     completed_by: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VisitRecord(Base):
+    """What registration says of a visit (event-carried state): the FHIR Encounter's period and
+    the patient's phone, so an export never asks registration."""
+
+    __tablename__ = "visit_records"
+
+    visit_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    phone_number: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Registration's outbox sequence last applied: an older event never overwrites a newer one.
+    source_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class FollowUp(Base):
+    """An appointment registration scheduled after a visit (``appointment.scheduled``)."""
+
+    __tablename__ = "follow_ups"
+
+    appointment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(Text, nullable=False)
+    visit_id: Mapped[str | None] = mapped_column(Text, index=True)
+    appointment_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    appointment_type: Mapped[str] = mapped_column(Text, nullable=False)
+    clinician_id: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)

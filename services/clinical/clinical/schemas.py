@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from clinical.domain import DiagnosisStatus, Urgency, normalize_icd10
-from kliniki.schemas import ApiModel, StrictApiModel
+from kliniki.schemas import ApiModel, PlainName, StrictApiModel
 
 
 def _upper(value: object) -> object:
@@ -17,7 +17,7 @@ def _upper(value: object) -> object:
 
 class DiagnosisCreate(StrictApiModel):
     diagnosis_code: str = Field(max_length=10, description="ICD-10, e.g. I21.9")
-    diagnosis_name: str | None = Field(
+    diagnosis_name: PlainName | None = Field(
         default=None, max_length=300, description="Defaults to the ICD-10 title."
     )
     status: DiagnosisStatus = DiagnosisStatus.ACTIVE
@@ -49,10 +49,10 @@ class DiagnosisOut(ApiModel):
 
 
 class PrescriptionCreate(StrictApiModel):
-    medication_name: str = Field(min_length=1, max_length=200)
-    dosage: str = Field(min_length=1, max_length=100)
-    frequency: str = Field(min_length=1, max_length=100)
-    duration: str = Field(min_length=1, max_length=100)
+    medication_name: PlainName = Field(min_length=1, max_length=200)
+    dosage: PlainName = Field(min_length=1, max_length=100)
+    frequency: PlainName = Field(min_length=1, max_length=100)
+    duration: PlainName = Field(min_length=1, max_length=100)
     instructions: str | None = Field(default=None, max_length=2000)
     visit_id: str | None = None
 

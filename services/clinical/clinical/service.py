@@ -8,9 +8,17 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinical import events
+from clinical import events, fhir
 from clinical.domain import icd10_description
-from clinical.models import Diagnosis, LabRequest, Prescription, TriageFindings, worklist_models
+from clinical.models import (
+    Diagnosis,
+    FollowUp,
+    LabRequest,
+    Prescription,
+    TriageFindings,
+    VisitRecord,
+    worklist_models,
+)
 from clinical.schemas import (
     DiagnosisCreate,
     DiagnosisOut,
@@ -25,8 +33,10 @@ from clinical.schemas import (
 from kliniki.db import load
 from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
 from kliniki.uow import UnitOfWork
+from kliniki.worklist.service import check_patient_visit
 
 PatientSnapshot = worklist_models.PatientSnapshot
+PatientVisit = worklist_models.PatientVisit
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
 
 
@@ -35,6 +45,9 @@ async def current_visit(session: AsyncSession, patient_id: str, visit_id: str | 
     snapshot = await session.get(PatientSnapshot, patient_id)
     if snapshot is None:
         raise NotFound(f"no patient {patient_id} known to clinical")
+    if visit_id is not None:
+        visit = await session.get(PatientVisit, visit_id)
+        check_patient_visit(patient_id, visit_id, visit.patient_id if visit else None)
     chosen = visit_id or snapshot.current_visit_id
     if chosen is None:
         raise InvalidInput("visitId", "the patient has no open visit")
@@ -242,3 +255,38 @@ async def complete_consultation(uow: UnitOfWork, assignment: Any) -> None:
         subject=assignment.patient_id,
         visit_id=visit_id,
     )
+
+
+async def visit_as_fhir(uow: UnitOfWork, visit_id: str) -> dict[str, Any]:
+    """The visit as a FHIR R4B Bundle, from what clinical holds; the export is audited."""
+    session = uow.session
+    visit = await session.get(PatientVisit, visit_id)
+    if visit is None:
+        raise NotFound(f"no visit {visit_id} known to clinical")
+    snapshot = await session.get(PatientSnapshot, visit.patient_id)
+    if snapshot is None:
+        raise NotFound(f"no patient {visit.patient_id} known to clinical")
+    record = await session.get(VisitRecord, visit_id)
+    findings = await session.get(TriageFindings, visit_id)
+
+    async def rows(model: Any, order: Any) -> list[dict[str, Any]]:
+        found = await session.scalars(
+            select(model).where(model.visit_id == visit_id).order_by(order)
+        )
+        return [_columns(row) for row in found]
+
+    parts = fhir.VisitParts(
+        patient=_columns(snapshot),
+        visit={"visit_id": visit_id, **(_columns(record) if record else {})},
+        findings=_columns(findings) if findings else None,
+        diagnoses=await rows(Diagnosis, Diagnosis.created_at),
+        prescriptions=await rows(Prescription, Prescription.created_at),
+        lab_requests=await rows(LabRequest, LabRequest.created_at),
+        follow_ups=await rows(FollowUp, FollowUp.appointment_date),
+    )
+    await uow.audit("READ", "VISIT_FHIR", visit_id, details=f"patient {visit.patient_id}")
+    return fhir.visit_bundle(parts)
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}

@@ -2,13 +2,16 @@
 
     python -m identity.admin create <user id> [--name NAME] [--roles admin ...]
     python -m identity.admin rotate-keys
+    python -m identity.admin announce
 
 ``make admin-create USER=...`` and ``make rotate-keys`` call them. ``create`` prompts for the
 password twice (or reads one line from a pipe), checks it against the password rules, and
 creates the account in one transaction with its audit record and its ``staff.created`` event
 (a running identity's outbox relay publishes it). ``rotate-keys`` adds a signing key: new tokens
 carry its ``kid`` at once on every replica within RELOAD_SECONDS, and the old public key stays
-in the JWKS until the tokens it signed have expired.
+in the JWKS until the tokens it signed have expired. ``announce`` publishes every account again
+(``staff.updated``), for a service whose staff directory missed events (one started for the
+first time after staff were created, whose queue did not exist yet).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import asyncio
 import getpass
 import sys
 
+from sqlalchemy import select
+
 from identity import domain, keys, service
+from identity.events import STAFF_UPDATED
 from identity.models import Base, StaffAccount
 from identity.settings import IdentitySettings
 from kliniki.access import Role
@@ -49,6 +55,15 @@ async def create(kernel: Kernel, user_id: str, name: str, roles: list[str], pass
     print(f"created {user_id} ({', '.join(roles)}); sign in at identity's /auth/token")
 
 
+async def announce(kernel: Kernel) -> None:
+    async with kernel.unit_of_work("identity-cli") as uow:
+        accounts = (await uow.session.scalars(select(StaffAccount))).all()
+        for account in accounts:
+            await uow.publish(STAFF_UPDATED, service.staff_data(account), subject=None)
+        await uow.commit()
+    print(f"announced {len(accounts)} staff members (staff.updated)")
+
+
 async def run(args: argparse.Namespace) -> None:
     settings = IdentitySettings()
     kernel = Kernel.build(settings, Base.metadata)
@@ -61,6 +76,8 @@ async def run(args: argparse.Namespace) -> None:
                 sys.exit(f"unknown roles: {', '.join(sorted(unknown))}")
             password = read_password(args.user)
             await create(kernel, args.user, args.name or args.user, roles, password)
+        elif args.command == "announce":
+            await announce(kernel)
         else:
             await keys.ensure_keys(kernel)
             key = await keys.rotate(kernel)
@@ -77,6 +94,7 @@ def main() -> None:
     create_cmd.add_argument("--name")
     create_cmd.add_argument("--roles", nargs="+", help="default: admin")
     commands.add_parser("rotate-keys", help="add a new signing key")
+    commands.add_parser("announce", help="publish every account again (staff.updated)")
     asyncio.run(run(parser.parse_args()))
 
 

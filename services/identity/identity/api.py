@@ -25,7 +25,7 @@ from kliniki.web import UoW, expected_version, get_kernel, idempotent_create, re
 router = APIRouter()
 UserIdPath = Annotated[str, Path(max_length=64)]
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE = {"Pragma": "no-cache"}  # Cache-Control: no-store comes from the edge
 PROBLEM = {"content": {"application/problem+json": {}}}
 
 
@@ -100,7 +100,7 @@ async def logout(
 async def jwks(request: Request) -> JSONResponse:
     ring: KeyRing = get_kernel(request).extras["keys"]
     body: dict[str, Any] = ring.jwks()
-    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+    return JSONResponse(body)
 
 
 # -- staff administration (admin) and one's own password ---------------------------------------
@@ -196,9 +196,15 @@ async def reset_password(
     tags=["staff"],
     summary="Change one's own password (with the current one)",
 )
-async def change_own_password(body: PasswordChange, principal: PasswordOwner, uow: UoW) -> StaffOut:
-    out = await service.change_own_password(uow, principal.user_id, principal.session_id, body)
-    await uow.commit()
+async def change_own_password(
+    body: PasswordChange, principal: PasswordOwner, request: Request
+) -> StaffOut:
+    # Its own unit of work: the UoW dependency would refuse a one-time password's token.
+    kernel = get_kernel(request)
+    request_id = getattr(request.state, "request_id", None)
+    async with kernel.unit_of_work(principal.user_id, request_id=request_id) as uow:
+        out = await service.change_own_password(uow, principal.user_id, principal.session_id, body)
+        await uow.commit()
     return out
 
 

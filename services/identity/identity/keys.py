@@ -1,9 +1,10 @@
 """The signing keys: kept in identity's database, held in memory by each replica.
 
-The newest key signs; when a newer one arrives (``make rotate-keys``, ``POST /keys/rotate``, or a
-new ``KLINIKI_SIGNING_KEY`` from the Secret) the older ones are retired: they sign nothing more
-but stay in the JWKS for the access-token lifetime plus an overlap, so every token they signed
-verifies until it expires. Each replica reloads the keys every ``RELOAD_SECONDS``.
+A new key (``make rotate-keys``, ``POST /keys/rotate``, or a new ``KLINIKI_SIGNING_KEY`` from the
+Secret) is published at once and signs ``key_publish_ahead_seconds`` later, so every service has
+it before the first token it signed arrives. The key before it then retires: it signs nothing
+more but stays in the JWKS for the access-token lifetime plus an overlap, so every token it
+signed verifies until it expires. Each replica reloads the keys every ``RELOAD_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import domain
@@ -27,7 +28,7 @@ from kliniki.kernel import Kernel
 
 log = logging.getLogger(__name__)
 
-RELOAD_SECONDS = 30.0
+RELOAD_SECONDS = 5.0
 KEYS_LOCK = 0x6B657973  # advisory lock: one replica at a time creates or rotates keys
 
 
@@ -36,37 +37,43 @@ class LoadedKey:
     kid: str
     private: ec.EllipticCurvePrivateKey
     jwk: dict[str, Any]
-    created_at: dt.datetime
-    retired_at: dt.datetime | None
+    active_from: dt.datetime
 
 
 class KeyRing:
+    """Every replica's view of the keys: which signs now, which are published."""
+
     def __init__(self, settings: IdentitySettings) -> None:
         self.keep = dt.timedelta(
             seconds=settings.access_token_seconds + settings.key_overlap_seconds
         )
-        self.keys: list[LoadedKey] = []  # newest first
+        self.ahead = dt.timedelta(seconds=settings.key_publish_ahead_seconds)
+        self.keys: list[LoadedKey] = []  # newest (latest active_from) first
 
     def replace(self, rows: list[SigningKey]) -> None:
         self.keys = [
-            LoadedKey(
-                r.kid,
-                domain.load_private_key(r.private_pem),
-                r.public_jwk,
-                r.created_at,
-                r.retired_at,
-            )
-            for r in sorted(rows, key=lambda r: r.created_at, reverse=True)
+            LoadedKey(r.kid, domain.load_private_key(r.private_pem), r.public_jwk, r.active_from)
+            for r in sorted(rows, key=lambda r: (r.active_from, r.created_at), reverse=True)
         ]
 
-    def signing_key(self) -> LoadedKey:
-        if not self.keys:
-            raise RuntimeError("identity has no signing key yet")
-        return self.keys[0]
+    def signing_key(self, now: dt.datetime | None = None) -> LoadedKey:
+        now = now or utcnow()
+        for key in self.keys:
+            if key.active_from <= now:
+                return key
+        raise RuntimeError("identity has no active signing key yet")
 
     def published(self, now: dt.datetime | None = None) -> list[LoadedKey]:
+        """Keys that may sign now or soon, and retired ones whose tokens may still be alive
+        (a key retires when the next one becomes active)."""
         now = now or utcnow()
-        return [k for k in self.keys if k.retired_at is None or now - k.retired_at < self.keep]
+        out, successor_from = [], None
+        for key in self.keys:  # newest first: each key's successor is the one before it
+            retired_at = successor_from if successor_from and successor_from <= now else None
+            if retired_at is None or now - retired_at < self.keep:
+                out.append(key)
+            successor_from = key.active_from
+        return out
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.jwk for k in self.published()]}
@@ -88,14 +95,16 @@ async def _load(session: AsyncSession) -> list[SigningKey]:
     return list((await session.scalars(select(SigningKey))).all())
 
 
-async def _add_key(session: AsyncSession, key: ec.EllipticCurvePrivateKey) -> SigningKey:
+async def _add_key(
+    session: AsyncSession, key: ec.EllipticCurvePrivateKey, active_from: dt.datetime
+) -> SigningKey:
     jwk = domain.public_jwk(key)
-    now = utcnow()
-    await session.execute(
-        update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
-    )
     row = SigningKey(
-        kid=jwk["kid"], private_pem=domain.private_key_pem(key), public_jwk=jwk, created_at=now
+        kid=jwk["kid"],
+        private_pem=domain.private_key_pem(key),
+        public_jwk=jwk,
+        created_at=utcnow(),
+        active_from=active_from,
     )
     session.add(row)
     await session.flush()
@@ -103,34 +112,38 @@ async def _add_key(session: AsyncSession, key: ec.EllipticCurvePrivateKey) -> Si
 
 
 async def ensure_keys(kernel: Kernel) -> None:
-    """At start: the configured key (new to us: it signs from now on), or a generated one."""
+    """At start: the configured key when it is new to identity (it signs once published for
+    a moment, or at once on a new installation), or a generated one if there is none."""
     settings: IdentitySettings = kernel.settings  # type: ignore[assignment]
     ring: KeyRing = kernel.extras["keys"]
     async with kernel.sessionmaker() as session, session.begin():
         await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": KEYS_LOCK})
         rows = await _load(session)
+        now = utcnow()
         if settings.signing_key:
             configured = domain.load_private_key(settings.signing_key)
             kid = domain.public_jwk(configured)["kid"]
             if all(r.kid != kid for r in rows):
-                await _add_key(session, configured)
-                log.info("signing with the configured key %s", kid)
+                await _add_key(session, configured, now + ring.ahead if rows else now)
+                log.info("the configured signing key %s is new to identity", kid)
         elif not rows:
-            row = await _add_key(session, domain.generate_private_key())
+            row = await _add_key(session, domain.generate_private_key(), now)
             log.info("generated signing key %s", row.kid)
         rows = await _load(session)
     ring.replace(rows)
 
 
 async def rotate(kernel: Kernel) -> LoadedKey:
-    """A new signing key; the previous ones retire (still published until their tokens end)."""
+    """A new key, published now and signing ``key_publish_ahead_seconds`` later; the previous
+    one signs until then and stays published until its tokens have expired."""
     ring: KeyRing = kernel.extras["keys"]
     async with kernel.sessionmaker() as session, session.begin():
         await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": KEYS_LOCK})
-        await _add_key(session, domain.generate_private_key())
+        row = await _add_key(session, domain.generate_private_key(), utcnow() + ring.ahead)
+        kid = row.kid
         rows = await _load(session)
     ring.replace(rows)
-    return ring.signing_key()
+    return next(k for k in ring.keys if k.kid == kid)
 
 
 async def reload_keys_forever(kernel: Kernel) -> None:

@@ -32,5 +32,6 @@ def create_app() -> FastAPI:
         routers=[router],
         startup=[prepare],
         background=[reload_keys_forever],
+        public_paths=["/auth/token", "/auth/logout"],  # they take credentials, not a token
         description="Staff accounts, sign-in (OAuth2) and the signing keys every service trusts.",
     )

@@ -62,8 +62,8 @@ class RefreshToken(Base):
 
 
 class SigningKey(Base):
-    """A key identity signs access tokens with; the newest signs, older ones stay published
-    until the tokens they signed have expired."""
+    """A key identity signs access tokens with: the newest active one signs; a new one is
+    published ahead of signing, older ones stay published until their tokens have expired."""
 
     __tablename__ = "signing_keys"
 
@@ -73,7 +73,9 @@ class SigningKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow
     )
-    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Signs from this moment (published before it, so every service knows it by then); the
+    # keys before it retire then.
+    active_from: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class FailedSignIn(Base):

@@ -12,12 +12,13 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from kliniki.access import Role
-from kliniki.schemas import ApiModel, StrictApiModel
+from kliniki.schemas import ApiModel, PlainName, StrictApiModel
 
 UserId = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{1,62}$", strip_whitespace=True)
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+# Shown to colleagues in every service (presence, worklists): plain text, as tokens require.
+Name = Annotated[PlainName, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 

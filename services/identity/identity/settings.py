@@ -26,6 +26,11 @@ class IdentitySettings(ServiceSettings):
         default=120,
         description="A retired key stays published for the access-token lifetime plus this.",
     )
+    key_publish_ahead_seconds: int = Field(
+        default=10,
+        description="A new key is published this long before it signs, so every service has "
+        "fetched it by then (they refetch the JWKS on an unknown kid at most every 5 s).",
+    )
     lockout_threshold: int = Field(default=5, description="Failed sign-ins before a lockout.")
     lockout_window_seconds: int = Field(default=15 * 60, description="Failures counted over.")
     lockout_base_seconds: int = Field(

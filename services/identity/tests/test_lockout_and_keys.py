@@ -13,6 +13,7 @@ from identity import domain
 
 from kliniki.settings import DEV_PASSWORD
 from tests.support.stack import Stack, auth, signed_token
+from tests.support.waiting import eventually
 
 
 async def attempt(
@@ -71,10 +72,16 @@ async def test_key_rotation_keeps_old_tokens_working_and_new_ones_carry_the_new_
     assert rotated.status_code == 200, rotated.text
     new_kid = rotated.json()["kid"]
     assert new_kid != old_kid
-    new = (await attempt(http, stack, "alice_receptionist", DEV_PASSWORD)).json()
-    assert jwt.get_unverified_header(new["access_token"])["kid"] == new_kid
+    # Published at once, signing a moment later (every service has fetched it by then).
     kids = {k["kid"] for k in (await http.get(f"{identity}/.well-known/jwks.json")).json()["keys"]}
     assert {old_kid, new_kid} <= kids
+
+    async def kid_of_a_new_token() -> str:
+        body = (await attempt(http, stack, "alice_receptionist", DEV_PASSWORD)).json()
+        return jwt.get_unverified_header(body["access_token"])["kid"]
+
+    assert await eventually(kid_of_a_new_token, lambda k: k == new_kid, timeout=30, interval=1)
+    new = (await attempt(http, stack, "alice_receptionist", DEV_PASSWORD)).json()
     # Both are accepted by a service: the new kid makes it fetch the key set again.
     for token in (old["access_token"], new["access_token"]):
         response = await http.get(

@@ -202,16 +202,29 @@ async def test_staff_administration_is_for_admins_and_keeps_one_admin(stack: Sta
     assert "passwordHash" not in listed.json()[0]
     nurse = await http.get(f"{identity}/staff", headers=auth("nurse_sarah"))
     assert nurse.status_code == 403
-    # The seeded admin is the only admin: it cannot be deactivated or lose the role.
-    last = await http.post(f"{identity}/staff/admin/deactivate", headers=auth("admin"))
-    assert last.status_code == 409 and "last active admin" in last.json()["detail"]
-    admin = await http.get(f"{identity}/staff/admin", headers=auth("admin"))
-    demote = await http.patch(
-        f"{identity}/staff/admin",
-        json={"roles": ["receptionist"], "version": admin.json()["version"]},
-        headers=auth("admin"),
-    )
-    assert demote.status_code == 409
+    # Leave one active admin ("admin"): it can be neither deactivated nor demoted.
+    others = [
+        a["id"]
+        for a in listed.json()
+        if "admin" in a["roles"] and a["active"] and a["id"] != "admin"
+    ]
+    for other in others:
+        r = await http.post(f"{identity}/staff/{other}/deactivate", headers=auth("admin"))
+        assert r.status_code == 200, r.text
+    try:
+        last = await http.post(f"{identity}/staff/admin/deactivate", headers=auth("admin"))
+        assert last.status_code == 409 and "last active admin" in last.json()["detail"]
+        admin = await http.get(f"{identity}/staff/admin", headers=auth("admin"))
+        demote = await http.patch(
+            f"{identity}/staff/admin",
+            json={"roles": ["receptionist"], "version": admin.json()["version"]},
+            headers=auth("admin"),
+        )
+        assert demote.status_code == 409
+    finally:
+        for other in others:
+            r = await http.post(f"{identity}/staff/{other}/reactivate", headers=auth("admin"))
+            assert r.status_code == 200, r.text
     duplicate = await http.post(
         f"{identity}/staff",
         json={

@@ -23,7 +23,7 @@ def create_app() -> FastAPI:
         worklist_models,
         routers_factory=lambda worklist: [lab_router(worklist, catalogue)],
         subscriptions_factory=lambda worklist: order_subscriptions(worklist, catalogue),
-        on_assignment_completed=LAB_ORDERS.refuse_completion_while_open,
+        before_assignment_closed=LAB_ORDERS.refuse_closing_while_open,
         description="The lab worklist, results with reference ranges and abnormal/critical flags.",
     )
     return app

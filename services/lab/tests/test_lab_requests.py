@@ -446,6 +446,14 @@ async def test_the_lab_assignment_stays_until_every_order_of_the_visit_is_done(
     )
     assert response.status_code == 409, response.text
     assert set(response.json()["openOrders"]) == {cardiac["id"], malaria["id"]}
+    # Cancelling it would drop the patient from the worklist with open orders just the same.
+    response = await http.patch(
+        f"{stack.url('lab')}/assignments/{assignment['id']}",
+        headers=auth("mike_lab_tech"),
+        json={"status": "CANCELLED", "version": assignment["version"]},
+    )
+    assert response.status_code == 409, response.text
+    assert set(response.json()["openOrders"]) == {cardiac["id"], malaria["id"]}
 
     response = await patch(
         journey,

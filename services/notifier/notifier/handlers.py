@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from kliniki.access import Stage
-from kliniki.consumer import Subscription
+from kliniki.consumer import RefuseEvent, Subscription
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from notifier import frames
@@ -68,6 +68,8 @@ async def _view(uow: UnitOfWork, visit_id: str, patient_id: str) -> VisitView:
     if view is None:
         view = VisitView(visit_id=visit_id, patient_id=patient_id, staff_involved=[])
         uow.session.add(view)
+    elif view.patient_id != patient_id:  # never tell staff about one patient under another
+        raise RefuseEvent(f"visit {visit_id} is not a visit of patient {patient_id}")
     return view
 
 

@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -129,7 +130,7 @@ def _subprotocol_token(header: str | None) -> str | None:
 async def authenticate(kernel: Kernel, token: str) -> Principal:
     """The same checks as every HTTP route (kliniki.web): signature, claims, an active member
     of staff, no pending one-time password."""
-    principal = await asyncio.to_thread(kernel.verifier.verify, token)
+    principal = await kernel.verifier.verify_async(token)
     if kernel.directory is not None and not await kernel.directory.is_active(principal.user_id):
         raise InvalidToken(f"{principal.user_id!r} is not an active member of staff")
     if principal.password_change_required:
@@ -176,11 +177,22 @@ def _non_negative_int(raw: str | None) -> int | None:
     return int(raw)
 
 
-def _identifier(data: dict[str, Any], name: str) -> str | None:
+# Echoed to other staff in presence and typing frames: ids and field names, never markup.
+_ENTITY_TYPE = re.compile(r"^[a-z_]{1,40}$")
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
+
+
+def _identifier(data: dict[str, Any], name: str, kind: str | None = None) -> str | None:
+    """``data[name]`` if it has the shape of its kind: ``<kind>_<letters/digits>`` for an id
+    (a patient id looks like ``patient_3f9c...``), a plain name for a type or a field."""
     value = data.get(name)
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
-        return value
-    return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        return None
+    if kind is not None:
+        prefix, _, rest = value.rpartition("_")
+        return value if prefix == kind and rest.isalnum() and rest.isascii() else None
+    pattern = _FIELD if name == "field" else _ENTITY_TYPE
+    return value if pattern.fullmatch(value) else None
 
 
 class ClientSession:
@@ -288,9 +300,14 @@ class ClientSession:
             self.error(f"unknown event {event[:64]!r}", event)
 
     def presence(self, event: str, data: dict[str, Any]) -> None:
-        entity_type, entity_id = _identifier(data, "entityType"), _identifier(data, "entityId")
+        entity_type = _identifier(data, "entityType")
+        entity_id = _identifier(data, "entityId", entity_type) if entity_type else None
         if entity_type is None or entity_id is None:
-            self.error(f"{event} needs {{entityType, entityId}}", event)
+            self.error(
+                f"{event} needs {{entityType, entityId}}, the id of that type "
+                f"(e.g. {entity_type or 'patient'}_3f9c...)",
+                event,
+            )
             return
         if entity_type not in PRESENCE_ENTITY_ROLES:
             known = ", ".join(sorted(PRESENCE_ENTITY_ROLES))
@@ -319,9 +336,9 @@ class ClientSession:
         self.board.join(self.connection, entity_type, entity_id, mode)
 
     def typing(self, event: str, data: dict[str, Any]) -> None:
-        patient_id, field = _identifier(data, "patientId"), _identifier(data, "field")
+        patient_id, field = _identifier(data, "patientId", "patient"), _identifier(data, "field")
         if patient_id is None or field is None:
-            self.error(f"{event} needs {{patientId, field}}", event)
+            self.error(f"{event} needs {{patientId, field}}: a patient id and a field name", event)
             return
         if not may_see_typing(self.principal.roles, field):
             self.error(f"your roles may not edit the field {field!r} of a patient", event)

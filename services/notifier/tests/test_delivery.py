@@ -163,10 +163,12 @@ async def test_presence_and_typing_go_only_to_staff_who_may_open_the_record(
             await tom.send("typing_start", {"patientId": john, "field": "vital_signs"})
             error = await tom.wait_for("error", lambda d: d["inReplyTo"] == "typing_start")
             assert "vital_signs" in error["data"]["message"]
-            await tom.send("entity_edit_start", {"entityType": "encounter", "entityId": "enc_1"})
+            await tom.send(
+                "entity_edit_start", {"entityType": "encounter", "entityId": "encounter_1"}
+            )
             error = await tom.wait_for("error", lambda d: d["inReplyTo"] == "entity_edit_start")
             assert "encounter" in error["data"]["message"]
-            await smith.open_entity("encounter", "enc_1")
+            await smith.open_entity("encounter", "encounter_1")
             for s in (tom, alice):
                 await s.round_trip()
             # Tom saw Alice type in the phone number, never Dr. Smith's diagnosis; Alice (who
@@ -184,13 +186,13 @@ async def test_presence_and_typing_go_only_to_staff_who_may_open_the_record(
 
             r = await http.get(
                 f"{proc.url}/presence",
-                params={"entityType": "encounter", "entityId": "enc_1"},
+                params={"entityType": "encounter", "entityId": "encounter_1"},
                 headers=auth("tom_cashier"),
             )
             assert r.status_code == 403, r.text
             r = await http.get(
                 f"{proc.url}/presence",
-                params={"entityType": "encounter", "entityId": "enc_1"},
+                params={"entityType": "encounter", "entityId": "encounter_1"},
                 headers=auth("nurse_sarah"),
             )
             assert [m["userId"] for m in r.json()["members"]] == ["dr_smith"]

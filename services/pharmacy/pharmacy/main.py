@@ -18,7 +18,7 @@ def create_app() -> FastAPI:
         worklist_models,
         routers_factory=lambda worklist: [pharmacy_router(worklist)],
         subscriptions_factory=prescription_subscriptions,
-        on_assignment_completed=PRESCRIPTIONS.refuse_completion_while_open,
+        before_assignment_closed=PRESCRIPTIONS.refuse_closing_while_open,
         description="The prescription worklist and dispensing.",
     )
     return app

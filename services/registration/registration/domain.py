@@ -125,6 +125,48 @@ def format_op_number(value: int) -> str:
     return f"OP{value}"
 
 
-def check_visit_change(current: VisitStatus, new: VisitStatus) -> None:
-    if current in CLOSED_VISIT_STATUSES and new != current:
-        raise ValueError(f"the visit is {current.value} and cannot change to {new.value}")
+# Fields of a visit that only the departments' events set (billing settles, clinical
+# discharges). The desk may send them only as they already are.
+DEPARTMENT_OWNED_VISIT_FIELDS = {
+    "status": "follows the departments' events (billing settles, clinical discharges); "
+    "the desk may only cancel a visit that has not started",
+    "payment_status": "is set by billing when the invoice is paid",
+    "total_amount": "is the invoice's total, set by billing",
+    "completed_at": "is set when the visit is completed",
+}
+
+
+def check_desk_visit_change(
+    current: dict[str, object], changes: dict[str, object]
+) -> list[tuple[str, str]]:
+    """What is wrong with a desk's change to a visit, as (field, message) pairs.
+
+    ``current`` holds the visit's fields (snake_case), ``changes`` what the desk sent.
+    """
+    errors: list[tuple[str, str]] = []
+    status = VisitStatus(str(current["status"]))
+    new_status = changes.get("status")
+    cancelling = new_status == VisitStatus.CANCELLED and status != VisitStatus.CANCELLED
+    for field, rule in DEPARTMENT_OWNED_VISIT_FIELDS.items():
+        if field not in changes or (field == "status" and cancelling):
+            continue
+        if field == "completed_at":
+            # A confirmation of a completed visit; the server's time is kept.
+            if status is not VisitStatus.COMPLETED:
+                errors.append((field, rule))
+        elif changes[field] != current[field]:
+            errors.append((field, rule))
+    if cancelling and status is not VisitStatus.REGISTERED:
+        errors.append(
+            (
+                "status",
+                f"only a visit that has not started can be cancelled; this one is {status.value}",
+            )
+        )
+    if cancelling and not changes.get("cancellation_reason"):
+        errors.append(("cancellation_reason", "say why the visit is cancelled"))
+    if changes.get("cancellation_reason") and not cancelling:
+        errors.append(("cancellation_reason", "is given only with status CANCELLED"))
+    if status is VisitStatus.CANCELLED and set(changes) - {"status"}:
+        errors.append(("status", "the visit is CANCELLED and cannot change"))
+    return errors

@@ -56,5 +56,6 @@ class VisitData(ApiModel):
     opened_at: dt.datetime
     completed_at: dt.datetime | None
     discharge_notes: str | None
+    cancellation_reason: str | None = None
     version: int
     changed_fields: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from kliniki.consumer import EventHandler, Subscription
+from kliniki.consumer import EventHandler, RefuseEvent, Subscription
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from registration import events
@@ -21,6 +21,8 @@ async def _advance(
     """Move the visit forward to ``new`` (never backwards), with its event and audit."""
     visit_id = event.visitid or event.data.get("visitId")
     visit = await uow.session.get(Visit, visit_id, with_for_update=True) if visit_id else None
+    if visit is not None and event.subject and visit.patient_id != event.subject:
+        raise RefuseEvent(f"visit {visit.id} is not a visit of patient {event.subject}")
     if visit is None or not advances(VisitStatus(visit.status), new):
         return None
     before = VisitOut.model_validate(visit)

@@ -59,6 +59,7 @@ class Visit(Versioned, Base):
     opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     discharge_notes: Mapped[str | None] = mapped_column(Text)
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
     opened_by: Mapped[str] = mapped_column(Text, nullable=False)
 
 

@@ -90,6 +90,7 @@ class VisitOut(ApiModel):
     opened_at: dt.datetime
     completed_at: dt.datetime | None
     discharge_notes: str | None
+    cancellation_reason: str | None = None
     opened_by: str
     version: int
 
@@ -114,11 +115,20 @@ class PatientOut(ApiModel):
 
 
 class VisitUpdate(StrictApiModel):
+    """What the desk may change on a visit.
+
+    Status, payment status, total and completion time are the departments' facts (billing
+    settles, clinical discharges): they may be sent only as they already are (the scenario's
+    cashier confirms a settled visit). The one status the desk sets is CANCELLED, with a
+    reason, for a visit that has not started.
+    """
+
     status: VisitStatus | None = None
     payment_status: PaymentStatus | None = None
     total_amount: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     completed_at: dt.datetime | None = None
     discharge_notes: str | None = Field(default=None, max_length=4000)
+    cancellation_reason: str | None = Field(default=None, min_length=3, max_length=500)
     version: int | None = None
 
     @field_validator("status", "payment_status", mode="before")

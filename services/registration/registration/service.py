@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ from registration.domain import (
     CLOSED_VISIT_STATUSES,
     VisitStatus,
     age_on,
-    check_visit_change,
+    check_desk_visit_change,
     format_op_number,
     normalize_phone,
 )
@@ -259,25 +260,25 @@ async def update_visit(
     before = VisitOut.model_validate(visit)
     check_version(expected_version, visit.version, before.model_dump(mode="json", by_alias=True))
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    if "status" in changes:
-        try:
-            check_visit_change(VisitStatus(visit.status), changes["status"])
-        except ValueError as exc:
-            raise Conflict(str(exc), current=before.model_dump(mode="json", by_alias=True)) from exc
-    elif VisitStatus(visit.status) in CLOSED_VISIT_STATUSES:
-        raise Conflict(f"the visit is {visit.status} and cannot change")
-    for field, value in changes.items():
+    current = {column: getattr(visit, column) for column in changes if column != "version"}
+    current["status"] = visit.status
+    errors = check_desk_visit_change(current, changes)
+    if errors:
+        raise InvalidInput.of(
+            [(to_camel(field), message) for field, message in errors],
+            current=before.model_dump(mode="json", by_alias=True),
+        )
+    changes.pop("completed_at", None)  # a confirmation only: the server keeps its own time
+    changed = {k: v for k, v in changes.items() if getattr(visit, k) != v}
+    for field, value in changed.items():
         setattr(visit, field, value.value if hasattr(value, "value") else value)
-    if changes.get("status") == VisitStatus.COMPLETED and visit.completed_at is None:
-        visit.completed_at = dt.datetime.now(dt.UTC)
+    if not changed:
+        return before
     await uow.session.flush()
     patient = await get_patient(uow.session, visit.patient_id)
-    completed = (
-        changes.get("status") == VisitStatus.COMPLETED and before.status != VisitStatus.COMPLETED
-    )
     await uow.publish(
-        events.VISIT_COMPLETED if completed else events.VISIT_UPDATED,
-        visit_event_data(visit, patient, sorted(changes)),
+        events.VISIT_UPDATED,
+        visit_event_data(visit, patient, sorted(changed)),
         subject=visit.patient_id,
         visit_id=visit.id,
     )
@@ -294,7 +295,20 @@ async def schedule_appointment(
     clinician = body.clinician_id or (uow.actor_id if uow.actor_id in clinicians else None)
     if clinician is not None and clinician not in clinicians:
         raise InvalidInput("clinicianId", f"{clinician} is not a clinician in the staff directory")
-    visit = await current_visit(uow.session, patient.id)
+    # The visit that asked for it: the open one, else the one that just ended (the scenario's
+    # follow-up is booked after payment completed the visit).
+    visit = await current_visit(uow.session, patient.id) or await uow.session.scalar(
+        select(Visit)
+        .where(Visit.patient_id == patient.id, Visit.status != VisitStatus.CANCELLED.value)
+        .order_by(Visit.opened_at.desc())
+        .limit(1)
+    )
+    if body.visit_id is not None:
+        named = await uow.session.get(Visit, body.visit_id)
+        if named is None or named.patient_id != patient.id:
+            raise InvalidInput(
+                "visitId", f"visit {body.visit_id} is not a visit of patient {patient.id}"
+            )
     appointment = Appointment(
         patient_id=patient.id,
         visit_id=body.visit_id or (visit.id if visit else None),

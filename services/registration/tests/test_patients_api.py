@@ -9,7 +9,9 @@ import jwt
 import pytest
 
 from tests.scenario import another_patient
+from tests.support.journey import Journey
 from tests.support.stack import Stack, auth, signed_token
+from tests.support.waiting import eventually
 
 
 async def patient_count(stack: Stack) -> int:
@@ -215,7 +217,8 @@ async def test_search_finds_a_patient_by_op_number_phone_and_name(stack: Stack, 
         assert created["id"] in [p["id"] for p in found.json()], q
 
 
-async def test_a_closed_visit_cannot_be_changed(stack: Stack, http) -> None:
+async def test_the_desk_cannot_set_what_the_departments_decide(stack: Stack, http) -> None:
+    """Issue 10 item 2: a cashier cannot mark an unpaid visit paid and completed."""
     base = stack.url("registration")
     created = (
         await http.post(
@@ -223,25 +226,105 @@ async def test_a_closed_visit_cannot_be_changed(stack: Stack, http) -> None:
         )
     ).json()
     visit = created["visit"]
-    done = await http.patch(
+    forged = await http.patch(
         f"{base}/visits/{visit['id']}",
         json={
             "status": "COMPLETED",
             "paymentStatus": "PAID",
-            "totalAmount": 500,
+            "totalAmount": 0.01,
+            "completedAt": "2020-01-01T00:00:00Z",
+            "dischargeNotes": "...",
             "version": visit["version"],
-            "dischargeNotes": "Patient stable",
         },
         headers=auth("tom_cashier"),
     )
-    assert done.status_code == 200, done.text
-    assert done.json()["completedAt"] is not None
+    assert forged.status_code == 422, forged.text
+    refused = {e["field"] for e in forged.json()["errors"]}
+    assert refused == {"status", "paymentStatus", "totalAmount", "completedAt"}
+    now = (await http.get(f"{base}/visits/{visit['id']}", headers=auth("tom_cashier"))).json()
+    assert (now["status"], now["paymentStatus"], now["totalAmount"], now["completedAt"]) == (
+        "REGISTERED",
+        "UNPAID",
+        None,
+        None,
+    )
+    assert now["version"] == visit["version"]
+
+
+async def test_a_visit_never_moves_backwards_at_the_desk(stack: Stack, http) -> None:
+    journey = Journey(http, {s: stack.url(s) for s in stack.processes})
+    await journey.register()
+    await journey.triage()
+    moved = await eventually(
+        lambda: journey.call("GET", "registration", f"/visits/{journey.visit_id}", "dr_smith"),
+        lambda v: v["status"] == "IN_TRIAGE",
+    )
+    back = await http.patch(
+        f"{stack.url('registration')}/visits/{journey.visit_id}",
+        json={"status": "REGISTERED", "version": moved["version"]},
+        headers=auth("alice_receptionist"),
+    )
+    assert back.status_code == 422, back.text
+    assert back.json()["errors"][0]["field"] == "status"
+    late_cancel = await http.patch(
+        f"{stack.url('registration')}/visits/{journey.visit_id}",
+        json={
+            "status": "CANCELLED",
+            "cancellationReason": "Patient left",
+            "version": moved["version"],
+        },
+        headers=auth("alice_receptionist"),
+    )
+    assert late_cancel.status_code == 422
+    assert "has not started" in late_cancel.text
+    still = await journey.call("GET", "registration", f"/visits/{journey.visit_id}", "dr_smith")
+    assert still["status"] == "IN_TRIAGE"
+
+
+async def test_the_desk_cancels_a_visit_that_has_not_started_with_a_reason(
+    stack: Stack, http
+) -> None:
+    journey = Journey(http, {s: stack.url(s) for s in stack.processes})
+    await journey.register()
+    base = stack.url("registration")
+    queued = await journey.assignment("triage", "nurse_sarah")
+    visit = journey.patient["visit"]
+    no_reason = await http.patch(
+        f"{base}/visits/{visit['id']}",
+        json={"status": "CANCELLED", "version": visit["version"]},
+        headers=auth("alice_receptionist"),
+    )
+    assert no_reason.status_code == 422
+    assert no_reason.json()["errors"][0]["field"] == "cancellationReason"
+    cancelled = await http.patch(
+        f"{base}/visits/{visit['id']}",
+        json={
+            "status": "CANCELLED",
+            "cancellationReason": "Patient left before triage",
+            "version": visit["version"],
+        },
+        headers=auth("alice_receptionist"),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert cancelled.json()["cancellationReason"] == "Patient left before triage"
+
+    # The patient leaves Sarah's worklist.
+    async def triage_status() -> str:
+        found = await journey.call(
+            "GET", "triage", f"/assignments?visitId={visit['id']}&status=CANCELLED", "nurse_sarah"
+        )
+        return found[0]["status"] if found else ""
+
+    await eventually(triage_status, lambda s: s == "CANCELLED")
+    active = await journey.call(
+        "GET", "triage", f"/assignments?visitId={visit['id']}", "nurse_sarah"
+    )
+    assert queued["id"] not in [a["id"] for a in active]
+    # A cancelled visit stays as it is.
     again = await http.patch(
         f"{base}/visits/{visit['id']}",
-        json={"status": "IN_TRIAGE", "version": done.json()["version"]},
-        headers=auth("tom_cashier"),
+        json={"dischargeNotes": "x", "version": cancelled.json()["version"]},
+        headers=auth("alice_receptionist"),
     )
-    assert again.status_code == 409
-    assert (await http.get(f"{base}/visits/{visit['id']}", headers=auth("tom_cashier"))).json()[
-        "status"
-    ] == "COMPLETED"
+    assert again.status_code == 422

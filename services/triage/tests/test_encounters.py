@@ -153,6 +153,22 @@ async def test_completing_triage_hands_the_patient_to_consultation_once(stack: S
 
     await eventually(visit_status, until=lambda s: s == "WAITING_CONSULTATION")
 
+    # After the handover the findings stay as consultation got them (issue 10, item 8).
+    [encounter] = await journey.call(
+        "GET", "triage", f"/encounters?visitId={journey.visit_id}", "nurse_sarah"
+    )
+    late = await http.patch(
+        f"{stack.url('triage')}/encounters/{encounter['id']}",
+        json={"triageCategory": "NORMAL", "version": encounter["version"]},
+        headers=auth("nurse_sarah"),
+    )
+    assert late.status_code == 409, late.text
+    assert "completed" in late.json()["detail"]
+    [still] = await journey.call(
+        "GET", "triage", f"/encounters?visitId={journey.visit_id}", "nurse_sarah"
+    )
+    assert (still["triageCategory"], still["version"]) == ("URGENT", encounter["version"])
+
 
 async def test_clinical_data_is_not_for_the_front_desk(stack: Stack, http) -> None:
     journey = Journey(http, urls(stack))

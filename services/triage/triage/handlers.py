@@ -12,10 +12,9 @@ from triage.service import open_encounter
 
 def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
     async def take_in(uow: UnitOfWork, event: CloudEvent) -> None:
-        """A new patient (``patient.registered``) or a returning one's visit (``visit.opened``):
-        remember who they are and put them on the triage worklist."""
+        """A new patient (``patient.registered``) or a returning one's visit (``visit.opened``),
+        already remembered (kliniki.department): onto the triage worklist."""
         data = event.data
-        await worklist.remember_patient(uow.session, data, event.sequence or 0)
         await open_encounter(uow.session, data["patientId"], data["visitId"])
         await worklist.place(
             uow,

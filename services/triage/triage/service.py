@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.db import load
 from kliniki.measurements import Quantity
-from kliniki.problems import InvalidInput, check_version
+from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.uow import UnitOfWork
 from triage import events
 from triage.domain import (
@@ -97,6 +97,13 @@ async def update_encounter(
     check_version(
         expected_version, encounter.version, before.model_dump(mode="json", by_alias=True)
     )
+    if encounter.status == "COMPLETED":
+        # Consultation already works from these findings (its priority came from them).
+        raise Conflict(
+            "triage of this visit is completed and handed to consultation; the findings can "
+            "no longer change here (the clinician records what changed)",
+            current=before.model_dump(mode="json", by_alias=True),
+        )
     changed: list[str] = []
     if body.vital_signs is not None:
         try:

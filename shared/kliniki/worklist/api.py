@@ -95,6 +95,7 @@ def worklist_router(worklist: Worklist) -> APIRouter:
             assignment_id,
             expected_version=expected_version(request, body.version),
             fields=fields,
+            actor_roles=principal.roles,
         )
         await uow.commit()
         return AssignmentOut.model_validate(assignment)

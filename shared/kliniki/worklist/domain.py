@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kliniki.problems import Conflict, InvalidInput
+from kliniki.access import SUPERVISORS
+from kliniki.problems import Conflict, Forbidden, InvalidInput
 
 
 class Priority(StrEnum):
@@ -72,3 +73,16 @@ def classify_change(
             raise InvalidInput("assignedToUserId", f"the assignment is already with {new_assignee}")
         return Change.CLAIMED if new_assignee == actor_id else Change.TRANSFERRED
     return Change.REPRIORITIZED
+
+
+def check_may_close(
+    assignee: str | None, actor_id: str, actor_roles: frozenset[str], change: str
+) -> None:
+    """Completing or cancelling is for the assignee, the in-charge or an admin."""
+    if assignee == actor_id or actor_roles & SUPERVISORS:
+        return
+    whose = f"{assignee}'s" if assignee else "in the shared queue: claim it first; it is not yours"
+    raise Forbidden(
+        f"only the assignee, the in-charge or an admin may mark it {change}; this assignment is "
+        + (f"{whose} (ask them, or have it transferred to you)" if assignee else whose)
+    )

@@ -18,6 +18,7 @@ class WorklistModels:
     Assignment: type
     DutyShift: type
     PatientSnapshot: type
+    PatientVisit: type
 
 
 def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels:
@@ -90,4 +91,13 @@ def define_worklist(base: type[DeclarativeBase], stage: Stage) -> WorklistModels
         def full_name(self) -> str:
             return f"{self.first_name} {self.last_name}"
 
-    return WorklistModels(stage, Assignment, DutyShift, PatientSnapshot)
+    class PatientVisit(base):  # type: ignore[valid-type,misc]
+        """Whose visit is this, from registration's events: every write and every event that
+        names a patient and a visit must agree with it."""
+
+        __tablename__ = "patient_visits"
+
+        visit_id: Mapped[str] = mapped_column(Text, primary_key=True)
+        patient_id: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+
+    return WorklistModels(stage, Assignment, DutyShift, PatientSnapshot, PatientVisit)

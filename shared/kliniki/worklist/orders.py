@@ -133,8 +133,9 @@ class Orders:
             uow, assignment.id, expected_version=assignment.version, fields={"status": status.value}
         )
 
-    async def refuse_completion_while_open(self, uow: UnitOfWork, assignment: Any) -> None:
-        """The ``on_assignment_completed`` hook: a patient leaves only with their orders done."""
+    async def refuse_closing_while_open(self, uow: UnitOfWork, assignment: Any) -> None:
+        """The ``before_assignment_closed`` hook: a patient leaves this worklist (completed or
+        cancelled) only with their orders done or cancelled."""
         if assignment.visit_id is None:
             return
         still_open = await self.open_for_visit(uow.session, assignment.visit_id)

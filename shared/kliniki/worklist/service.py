@@ -24,6 +24,7 @@ from kliniki.worklist.domain import (
     Candidate,
     Change,
     Priority,
+    check_may_close,
     classify_change,
     pick_assignee,
 )
@@ -33,15 +34,27 @@ from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut
 AssignmentHook = Callable[[UnitOfWork, Any], Awaitable[None]]
 
 
+def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> None:
+    """Refuse (422) a write naming a visit that is unknown, or another patient's."""
+    if owner is None:
+        raise InvalidInput("visitId", f"no visit {visit_id} is known to this department")
+    if owner != patient_id:
+        raise InvalidInput("visitId", f"visit {visit_id} is not a visit of patient {patient_id}")
+
+
 class Worklist:
     def __init__(
         self,
         models: WorklistModels,
         staff_file: Path,
         on_completed: AssignmentHook | None = None,
+        before_close: AssignmentHook | None = None,
     ) -> None:
-        """``on_completed`` runs in the completing transaction: the department's handoff."""
+        """``on_completed`` runs in the completing transaction: the department's handoff.
+        ``before_close`` runs before an assignment is completed or cancelled, and may refuse
+        (lab and pharmacy: not while the visit has open orders)."""
         self.on_completed = on_completed
+        self.before_close = before_close
         self.models = models
         self.stage = models.stage
         self.role = STAGE_ROLE[models.stage]
@@ -92,6 +105,21 @@ class Worklist:
             for s in shifts
         ]
 
+    async def visit_owner(self, session: AsyncSession, visit_id: str) -> str | None:
+        """The patient a visit belongs to, as registration's events told; None if unknown."""
+        visit = await session.get(self.models.PatientVisit, visit_id)
+        return visit.patient_id if visit is not None else None
+
+    async def check_visit(self, session: AsyncSession, patient_id: str, visit_id: str) -> None:
+        """Refuse (422) a visit that is not this patient's."""
+        owner = await self.visit_owner(session, visit_id)
+        if owner is None:
+            raise InvalidInput("visitId", f"no visit {visit_id} is known to this department")
+        if owner != patient_id:
+            raise InvalidInput(
+                "visitId", f"visit {visit_id} is not a visit of patient {patient_id}"
+            )
+
     # -- changing ------------------------------------------------------------------------------
 
     async def place(
@@ -120,6 +148,8 @@ class Worklist:
                 f"patient {patient_id} is not known to {self.stage.value.lower()} yet "
                 "(registration's event has not arrived, or the id is wrong)",
             )
+        if visit_id is not None:
+            await self.check_visit(session, patient_id, visit_id)
         visit_id = visit_id or snapshot.current_visit_id
         existing = await self.active_for_visit(session, visit_id) if visit_id else None
         if existing is None:
@@ -234,8 +264,13 @@ class Worklist:
         *,
         expected_version: int | None,
         fields: dict[str, Any],
+        actor_roles: frozenset[str] | None = None,
     ) -> Any:
-        """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent)."""
+        """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent).
+
+        ``actor_roles`` are the roles of the person asking; None when the department itself
+        closes an assignment (its last order was fulfilled).
+        """
         session = uow.session
         assignment = await self.get(session, assignment_id, for_update=True)
         before = AssignmentOut.model_validate(assignment)
@@ -260,6 +295,10 @@ class Worklist:
             assignment.assigned_to_user_id = None
             assignment.assigned_to_name = None
         elif change in (Change.COMPLETED, Change.CANCELLED):
+            if actor_roles is not None:
+                check_may_close(previous, uow.actor_id, actor_roles, change.value)
+            if self.before_close is not None:
+                await self.before_close(uow, assignment)
             assignment.status = fields["status"]
             assignment.completed_at = dt.datetime.now(dt.UTC)
             if change is Change.COMPLETED and self.on_completed is not None:
@@ -279,6 +318,26 @@ class Worklist:
             after=AssignmentOut.model_validate(assignment),
         )
         return assignment
+
+    async def withdraw(self, uow: UnitOfWork, visit_id: str, reason: str) -> None:
+        """The visit was cancelled at the desk: its assignment here, if any, is cancelled."""
+        assignment = await self.active_for_visit(uow.session, visit_id)
+        if assignment is None:
+            return
+        before = AssignmentOut.model_validate(assignment)
+        assignment.status = AssignmentStatus.CANCELLED.value
+        assignment.completed_at = dt.datetime.now(dt.UTC)
+        assignment.reason = reason
+        await uow.session.flush()
+        await self._publish(uow, assignment, Change.CANCELLED.value, assignment.assigned_to_user_id)
+        await uow.audit(
+            Change.CANCELLED.name,
+            "ASSIGNMENT",
+            assignment.id,
+            before=before,
+            after=AssignmentOut.model_validate(assignment),
+            details="the visit was cancelled at the desk",
+        )
 
     async def set_duty(self, uow: UnitOfWork, user_id: str, name: str, on_duty: bool) -> DutyOut:
         await self._ensure_roster(uow.session)
@@ -357,6 +416,12 @@ class Worklist:
         }
         if values["current_visit_id"] is None:
             values.pop("current_visit_id")
+        else:
+            await session.execute(
+                pg_insert(self.models.PatientVisit)
+                .values(visit_id=values["current_visit_id"], patient_id=values["patient_id"])
+                .on_conflict_do_nothing()
+            )
         statement = pg_insert(snap).values(**values)
         await session.execute(
             statement.on_conflict_do_update(

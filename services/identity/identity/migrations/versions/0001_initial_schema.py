@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('private_pem', sa.Text(), nullable=False),
     sa.Column('public_jwk', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('active_from', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
     )
     op.create_table('staff_accounts',

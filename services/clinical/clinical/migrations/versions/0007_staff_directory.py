@@ -1,7 +1,7 @@
 """staff directory
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 18:40:00.000000
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from kliniki.migration_ops import create_staff_directory_v1, drop_staff_directory_v1
 
-revision: str = '0005'
-down_revision: str | None = '0004'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,13 +1,14 @@
-"""staff directory
+"""visit cancellation reason
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-04 18:40:00.000000
+Create Date: 2026-12-04 19:00:00
 """
 
 from collections.abc import Sequence
 
-from kliniki.migration_ops import create_staff_directory_v1, drop_staff_directory_v1
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -16,8 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_staff_directory_v1()
+    op.add_column('visits', sa.Column('cancellation_reason', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    drop_staff_directory_v1()
+    op.drop_column('visits', 'cancellation_reason')
