@@ -62,7 +62,8 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   await shot(smith, "02-smith-urgent-assignment");
 
   // Step 3: the consultation; Sarah sees Dr. Smith typing the diagnosis.
-  await smith.getByLabel("ICD-10 code").pressSequentially("I21.9");
+  await smith.getByRole("combobox", { name: "ICD-10 code" }).pressSequentially("I21.9");
+  await smith.getByRole("option", { name: "I21.9 Acute myocardial infarction, unspecified" }).click();
   await expect(sarah.getByText("Dr. Smith is typing in diagnosis")).toBeVisible();
   await smith.getByLabel("Diagnosis", { exact: true }).fill("Acute myocardial infarction, unspecified");
   await smith.getByLabel("Diagnosis notes").fill("Patient presents with chest pain, elevated troponins expected");

@@ -138,6 +138,7 @@ export const en = {
   "clinical.diagnosisNotes": "Diagnosis notes",
   "clinical.addDiagnosis": "Add diagnosis",
   "clinical.icdMatches": "ICD-10 matches",
+  "clinical.icdPlaceholder": "Code or words, e.g. I21.9 or infarction",
   "clinical.prescriptions": "Prescriptions",
   "clinical.medication": "Medication",
   "clinical.dosage": "Dosage",

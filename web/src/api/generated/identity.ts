@@ -275,7 +275,7 @@ export interface components {
          * Role
          * @enum {string}
          */
-        Role: "receptionist" | "triage_nurse" | "clinical_officer" | "lab_technician" | "pharmacist" | "cashier" | "admin";
+        Role: "receptionist" | "triage_nurse" | "clinical_officer" | "lab_technician" | "pharmacist" | "cashier" | "admin" | "in_charge";
         /** StaffCreate */
         StaffCreate: {
             /**

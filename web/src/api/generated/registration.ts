@@ -339,6 +339,8 @@ export interface components {
         };
         /** VisitOut */
         VisitOut: {
+            /** Cancellationreason */
+            cancellationReason?: string | null;
             /** Completedat */
             completedAt: string | null;
             /** Dischargenotes */
@@ -370,8 +372,18 @@ export interface components {
          * @enum {string}
          */
         VisitStatus: "REGISTERED" | "IN_TRIAGE" | "WAITING_CONSULTATION" | "IN_CONSULTATION" | "WAITING_LAB" | "WAITING_PHARMACY" | "WAITING_PAYMENT" | "COMPLETED" | "CANCELLED";
-        /** VisitUpdate */
+        /**
+         * VisitUpdate
+         * @description What the desk may change on a visit.
+         *
+         *     Status, payment status, total and completion time are the departments' facts (billing
+         *     settles, clinical discharges): they may be sent only as they already are (the scenario's
+         *     cashier confirms a settled visit). The one status the desk sets is CANCELLED, with a
+         *     reason, for a visit that has not started.
+         */
         VisitUpdate: {
+            /** Cancellationreason */
+            cancellationReason?: string | null;
             /** Completedat */
             completedAt?: string | null;
             /** Dischargenotes */

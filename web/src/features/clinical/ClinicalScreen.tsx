@@ -1,5 +1,6 @@
 /** Clinical: the worklist, and the consultation (record, diagnosis, prescriptions, lab orders). */
-import { Alert, Badge, Button, Grid, Group, Paper, Select, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Alert, Autocomplete, Badge, Button, Grid, Group, Paper, Select, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { useDebouncedValue } from "@mantine/hooks";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState, type FormEvent, type ReactNode } from "react";
 import { useNavigate } from "react-router";
@@ -86,11 +87,18 @@ function DiagnosisForm({ patientId, onEditing }: { patientId: string; onEditing:
   const [notes, setNotes] = useState("");
   const typing = useTypingSignal(patientId, "diagnosis");
   const add = useCreate(patientId, "diagnoses");
+  const [query] = useDebouncedValue(code.trim(), 200);
+  const matches = useQuery({
+    queryKey: ["clinical", "icd10", query],
+    queryFn: () => unwrap(api.clinical.GET("/icd10", { params: { query: { q: query, limit: 15 } } })),
+    enabled: query.length >= 2,
+    staleTime: Infinity,
+  });
   const errors = fieldErrors(add.error, ["diagnosisCode", "diagnosisName", "notes"]);
   function submit(e: FormEvent) {
     e.preventDefault();
     add.mutate(
-      { diagnosisCode: code.trim(), diagnosisName: name.trim() || null, status: "ACTIVE", notes: notes.trim() || null },
+      { diagnosisCode: code.trim().split(" ")[0] ?? "", diagnosisName: name.trim() || null, status: "ACTIVE", notes: notes.trim() || null },
       { onSuccess: () => { setCode(""); setName(""); setNotes(""); } },
     );
   }
@@ -99,8 +107,21 @@ function DiagnosisForm({ patientId, onEditing }: { patientId: string; onEditing:
       <Stack gap="xs">
         <ErrorNote message={errors[""]} />
         <Group grow align="flex-start">
-          <TextInput label={t("clinical.diagnosisCode")} placeholder="I21.9" value={code} error={errors.diagnosisCode}
-            onFocus={onEditing} onChange={(e) => { setCode(e.currentTarget.value); typing(); }} />
+          <Autocomplete
+            label={t("clinical.diagnosisCode")}
+            placeholder={t("clinical.icdPlaceholder")}
+            value={code}
+            error={errors.diagnosisCode}
+            onFocus={onEditing}
+            filter={({ options }) => options}
+            data={(matches.data ?? []).map((m) => ({ value: `${m.code} ${m.description}`, label: `${m.code} ${m.description}` }))}
+            onChange={(value) => { setCode(value); typing(); }}
+            onOptionSubmit={(value) => {
+              const [picked, ...title] = value.split(" ");
+              setCode(picked ?? value);
+              if (!name.trim()) setName(title.join(" "));
+            }}
+          />
           <TextInput label={t("clinical.diagnosisName")} value={name} error={errors.diagnosisName}
             onFocus={onEditing} onChange={(e) => { setName(e.currentTarget.value); typing(); }} />
         </Group>
