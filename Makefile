@@ -23,7 +23,24 @@ $(ASYNCAPI_CHECK): tools/asyncapi-check/package-lock.json
 	npm ci --prefix tools/asyncapi-check --no-audit --no-fund --silent
 	touch $(ASYNCAPI_CHECK)
 
-install: $(STAMP) $(ASYNCAPI_CHECK) ## create .venv with every service and the test tools
+install: $(STAMP) $(ASYNCAPI_CHECK) console ## create .venv with every service and the test tools; install and build the console
+
+# --- the staff console (web/): npm ci from the committed lock, then a production build -------
+WEB_STAMP := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+.PHONY: console console-test
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
+	cd web && npm run build
+
+console: $(WEB_STAMP) web/dist/index.html ## install and build the console (web/dist); the notifier's kliniki-live.js too
+
+console-test: install ## the console's unit tests and its browser tests in Chromium (each starts what it needs)
+	$(BIN)/python -m pytest tests/unit/test_console.py tests/e2e
 
 run: install ## migrate every database, then start identity and the seven other services (Ctrl-C stops them)
 	$(BIN)/python tools/run_local.py

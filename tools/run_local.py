@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from kliniki.settings import SERVICE_PORTS
 
@@ -23,10 +25,10 @@ COLOURS = [97, 31, 32, 33, 34, 35, 36, 37]
 
 
 async def run(
-    cmd: list[str], name: str, colour: int, env: dict[str, str]
+    cmd: list[str], name: str, colour: int, env: dict[str, str], cwd: Path | None = None
 ) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
+        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd
     )
 
     async def pump() -> None:
@@ -51,6 +53,26 @@ async def wait_ready(url: str, process: asyncio.subprocess.Process, timeout: flo
         except OSError:
             await asyncio.sleep(0.3)
     return False
+
+
+CONSOLE_PORT = int(os.environ.get("KLINIKI_CONSOLE_PORT", "8080"))
+WEB = Path(__file__).resolve().parents[1] / "web"
+
+
+async def start_console(host: str, env: dict[str, str]) -> asyncio.subprocess.Process | None:
+    """The built console (web/dist) on one origin: Vite's preview server, /api/<service> and /ws
+    proxied to the services started above (their ports, KLINIKI_<SERVICE>_URL to override)."""
+    node = shutil.which("node")
+    vite = WEB / "node_modules" / "vite" / "bin" / "vite.js"
+    if node is None or not vite.exists() or not (WEB / "dist" / "index.html").exists():
+        print("the console is not built (make install needs Node 20 and npm); services only")
+        return None
+    console_env = dict(env)
+    for service, default in SERVICE_PORTS.items():
+        port = os.environ.get(f"KLINIKI_{service.upper()}_PORT", str(default))
+        console_env.setdefault(f"KLINIKI_{service.upper()}_URL", f"http://{host}:{port}")
+    cmd = [node, str(vite), "preview", "--host", host, "--port", str(CONSOLE_PORT), "--strictPort"]
+    return await run(cmd, "console", 90, console_env, cwd=WEB)
 
 
 async def main() -> int:
@@ -93,9 +115,13 @@ async def main() -> int:
                 print("identity did not start; see its output above", file=sys.stderr)
                 processes[0].send_signal(signal.SIGTERM)
                 return 1
+    console = await start_console(host, env)
+    if console is not None:
+        processes.append(console)
     print(
         "Kliniki is running: identity http://127.0.0.1:8008, registration http://127.0.0.1:8001"
         " ... notifier ws://127.0.0.1:8007/ws"
+        + (f"; the staff console at http://{host}:{CONSOLE_PORT}" if console else "")
     )
 
     stop = asyncio.Event()

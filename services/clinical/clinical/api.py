@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from clinical import service
-from clinical.domain import orderable_tests
+from clinical.domain import orderable_tests, search_icd10
 from clinical.models import LabRequest, Prescription
 from clinical.schemas import (
     DiagnosisCreate,
     DiagnosisOut,
+    Icd10Code,
     LabRequestCreate,
     LabRequestOut,
     OrderCancel,
@@ -29,6 +30,20 @@ ClinicalReader = Annotated[Principal, Depends(require(Permission.CLINICAL_READ))
 Exporter = Annotated[Principal, Depends(require(Permission.RECORD_EXPORT))]
 FHIR_JSON = "application/fhir+json"
 Clinician = Annotated[Principal, Depends(require(Permission.CONSULTATION_WRITE))]
+
+
+def icd10_router() -> APIRouter:
+    router = APIRouter(tags=["consultation"])
+
+    @router.get("/icd10", response_model=list[Icd10Code], summary="Search ICD-10 (code or words)")
+    async def icd10_search(
+        principal: ClinicalReader,
+        q: Annotated[str, Query(min_length=1, max_length=100, description="I21, or words")],
+        limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    ) -> list[Icd10Code]:
+        return [Icd10Code(code=c, description=d) for c, d in search_icd10(q, limit)]
+
+    return router
 
 
 def clinical_router(settings: ServiceSettings) -> APIRouter:

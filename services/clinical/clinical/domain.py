@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from pathlib import Path
 
@@ -33,6 +34,31 @@ def normalize_icd10(code: str) -> str:
 
 def icd10_description(code: str) -> str:
     return icd10.get_description(code)
+
+
+@functools.cache
+def _icd10_index() -> list[tuple[str, str, str]]:
+    """(code, description, lower-case description) of every category and subcategory."""
+    return [
+        (code, icd10.get_description(code), icd10.get_description(code).lower())
+        for code in icd10.get_all_codes(with_dots=True)
+        if "-" not in code and icd10.is_category_or_subcategory(code)
+    ]
+
+
+def search_icd10(query: str, limit: int = 20) -> list[tuple[str, str]]:
+    """Codes starting with ``query`` (``i21``), else whose title has every word (``infarction``)."""
+    text = query.strip()
+    if not text:
+        return []
+    prefix = text.upper()
+    if len(prefix) > 3 and prefix[3] != "." and prefix[:3].isalnum():
+        prefix = f"{prefix[:3]}.{prefix[3:]}"
+    words = text.lower().split()
+    by_code = [(c, d) for c, d, _ in _icd10_index() if c.startswith(prefix)]
+    if by_code:
+        return by_code[:limit]
+    return [(c, d) for c, d, low in _icd10_index() if all(w in low for w in words)][:limit]
 
 
 def orderable_tests(catalogue_file: Path) -> dict[str, str]:

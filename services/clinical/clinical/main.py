@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from clinical.api import clinical_router, fhir_router
+from clinical.api import clinical_router, fhir_router, icd10_router
 from clinical.handlers import handoff_subscriptions
 from clinical.models import Base, worklist_models
 from clinical.service import complete_consultation
@@ -18,7 +18,7 @@ def create_app() -> FastAPI:
         "clinical",
         Base.metadata,
         worklist_models,
-        routers_factory=lambda _: [clinical_router(settings), fhir_router()],
+        routers_factory=lambda _: [clinical_router(settings), fhir_router(), icd10_router()],
         subscriptions_factory=handoff_subscriptions,
         on_assignment_completed=complete_consultation,
         description="Consultations: ICD-10 diagnoses, prescriptions, lab requests, the worklist.",

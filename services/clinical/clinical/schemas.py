@@ -35,6 +35,11 @@ class DiagnosisCreate(StrictApiModel):
         return _upper(value)
 
 
+class Icd10Code(ApiModel):
+    code: str
+    description: str
+
+
 class DiagnosisOut(ApiModel):
     id: str
     patient_id: str
