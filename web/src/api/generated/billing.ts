@@ -43,7 +43,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -114,7 +117,8 @@ export interface paths {
         };
         /**
          * Read Invoice
-         * @description The visit's charges, payments, total, paid and balance.
+         * @description The visit's charges, payments, total, paid and balance. A line names the medicine
+         *     or test only to clinical readers; the desk and the till see its kind and amount.
          */
         get: operations["read_invoice_visits__visit_id__invoice_get"];
         put?: never;
@@ -188,10 +192,19 @@ export interface components {
             createdAt: string;
             /** Createdby */
             createdBy: string;
+            /**
+             * Escalationlevel
+             * @description 1 once the patient waited past their target here, 2 past twice
+             * @default 0
+             */
+            escalationLevel: number;
             /** Id */
             id: string;
-            /** Notes */
-            notes: string | null;
+            /**
+             * Notes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            notes?: string | null;
             /** Opnumber */
             opNumber: string | null;
             /** Patientid */
@@ -199,7 +212,10 @@ export interface components {
             /** Patientname */
             patientName: string;
             priority: components["schemas"]["Priority"];
-            /** Reason */
+            /**
+             * Reason
+             * @description Clinical: left out for roles without clinical:read.
+             */
             reason?: string | null;
             status: components["schemas"]["AssignmentStatus"];
             /**
@@ -244,8 +260,11 @@ export interface components {
         ChargeOut: {
             /** Amount */
             amount: number;
-            /** Code */
-            code: string | null;
+            /**
+             * Code
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            code?: string | null;
             /**
              * Createdat
              * Format: date-time
@@ -253,8 +272,11 @@ export interface components {
             createdAt: string;
             /** Currency */
             currency: string;
-            /** Description */
-            description: string;
+            /**
+             * Description
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            description?: string | null;
             /** Id */
             id: string;
             kind: components["schemas"]["ChargeKind"];
@@ -487,6 +509,10 @@ export interface operations {
     list_assignments_assignments_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 /** @description Only assignments given to me */
                 mine?: boolean;
                 patientId?: string | null;
@@ -622,6 +648,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -638,9 +667,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */

@@ -43,7 +43,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -197,7 +200,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The doctor's view */
+        /**
+         * The doctor's view
+         * @description Triage findings, diagnoses, orders and results of the current visit; the read is
+         *     audited (who looked at this patient, when).
+         */
         get: operations["patient_record_patients__patient_id__record_get"];
         put?: never;
         post?: never;
@@ -283,10 +290,19 @@ export interface components {
             createdAt: string;
             /** Createdby */
             createdBy: string;
+            /**
+             * Escalationlevel
+             * @description 1 once the patient waited past their target here, 2 past twice
+             * @default 0
+             */
+            escalationLevel: number;
             /** Id */
             id: string;
-            /** Notes */
-            notes: string | null;
+            /**
+             * Notes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            notes?: string | null;
             /** Opnumber */
             opNumber: string | null;
             /** Patientid */
@@ -294,7 +310,10 @@ export interface components {
             /** Patientname */
             patientName: string;
             priority: components["schemas"]["Priority"];
-            /** Reason */
+            /**
+             * Reason
+             * @description Clinical: left out for roles without clinical:read.
+             */
             reason?: string | null;
             status: components["schemas"]["AssignmentStatus"];
             /**
@@ -606,6 +625,10 @@ export interface operations {
     list_assignments_assignments_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 /** @description Only assignments given to me */
                 mine?: boolean;
                 patientId?: string | null;
@@ -741,6 +764,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -757,9 +783,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */

@@ -24,7 +24,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -395,6 +398,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -411,9 +417,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */

@@ -43,7 +43,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -95,7 +98,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Lab Requests */
+        /**
+         * List Lab Requests
+         * @description A patient's or a visit's lab requests, or the open ones (the bench); reads audited.
+         */
         get: operations["list_lab_requests_lab_requests_get"];
         put?: never;
         post?: never;
@@ -112,7 +118,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read Lab Request */
+        /**
+         * Read Lab Request
+         * @description A lab request with its results; the read is audited.
+         */
         get: operations["read_lab_request_lab_requests__request_id__get"];
         put?: never;
         post?: never;
@@ -219,10 +228,19 @@ export interface components {
             createdAt: string;
             /** Createdby */
             createdBy: string;
+            /**
+             * Escalationlevel
+             * @description 1 once the patient waited past their target here, 2 past twice
+             * @default 0
+             */
+            escalationLevel: number;
             /** Id */
             id: string;
-            /** Notes */
-            notes: string | null;
+            /**
+             * Notes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            notes?: string | null;
             /** Opnumber */
             opNumber: string | null;
             /** Patientid */
@@ -230,7 +248,10 @@ export interface components {
             /** Patientname */
             patientName: string;
             priority: components["schemas"]["Priority"];
-            /** Reason */
+            /**
+             * Reason
+             * @description Clinical: left out for roles without clinical:read.
+             */
             reason?: string | null;
             status: components["schemas"]["AssignmentStatus"];
             /**
@@ -476,6 +497,10 @@ export interface operations {
     list_assignments_assignments_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 /** @description Only assignments given to me */
                 mine?: boolean;
                 patientId?: string | null;
@@ -611,6 +636,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -627,9 +655,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */
@@ -730,6 +756,10 @@ export interface operations {
     list_lab_requests_lab_requests_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 patientId?: string | null;
                 status?: components["schemas"]["LabRequestStatus"] | null;
                 visitId?: string | null;

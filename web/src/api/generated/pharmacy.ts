@@ -43,7 +43,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -95,7 +98,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Prescriptions */
+        /**
+         * List Prescriptions
+         * @description A patient's or a visit's prescriptions, or the open ones (the counter); reads
+         *     audited.
+         */
         get: operations["list_prescriptions_prescriptions_get"];
         put?: never;
         post?: never;
@@ -112,7 +119,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read Prescription */
+        /**
+         * Read Prescription
+         * @description A prescription; the read is audited.
+         */
         get: operations["read_prescription_prescriptions__prescription_id__get"];
         put?: never;
         post?: never;
@@ -185,10 +195,19 @@ export interface components {
             createdAt: string;
             /** Createdby */
             createdBy: string;
+            /**
+             * Escalationlevel
+             * @description 1 once the patient waited past their target here, 2 past twice
+             * @default 0
+             */
+            escalationLevel: number;
             /** Id */
             id: string;
-            /** Notes */
-            notes: string | null;
+            /**
+             * Notes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            notes?: string | null;
             /** Opnumber */
             opNumber: string | null;
             /** Patientid */
@@ -196,7 +215,10 @@ export interface components {
             /** Patientname */
             patientName: string;
             priority: components["schemas"]["Priority"];
-            /** Reason */
+            /**
+             * Reason
+             * @description Clinical: left out for roles without clinical:read.
+             */
             reason?: string | null;
             status: components["schemas"]["AssignmentStatus"];
             /**
@@ -387,6 +409,10 @@ export interface operations {
     list_assignments_assignments_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 /** @description Only assignments given to me */
                 mine?: boolean;
                 patientId?: string | null;
@@ -522,6 +548,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -538,9 +567,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */
@@ -641,6 +668,10 @@ export interface operations {
     list_prescriptions_prescriptions_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 patientId?: string | null;
                 status?: components["schemas"]["PrescriptionStatus"] | null;
                 visitId?: string | null;

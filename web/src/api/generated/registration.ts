@@ -25,7 +25,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -122,6 +125,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/reports/daily": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The day's outpatient report (JSON, or CSV with Accept: text/csv) */
+        get: operations["read_daily_report_reports_daily_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/visits": {
         parameters: {
             query?: never;
@@ -202,8 +222,11 @@ export interface components {
             createdAt: string;
             /** Id */
             id: string;
-            /** Notes */
-            notes: string | null;
+            /**
+             * Notes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            notes?: string | null;
             /** Patientid */
             patientId: string;
             /** Scheduledby */
@@ -220,6 +243,41 @@ export interface components {
          * @enum {string}
          */
         AppointmentType: "FOLLOW_UP" | "REVIEW" | "PROCEDURE";
+        /** DailyReport */
+        DailyReport: {
+            /** Byageband */
+            byAgeBand: {
+                [key: string]: number;
+            };
+            /** Bytriagecolour */
+            byTriageColour: {
+                [key: string]: number;
+            };
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Payments */
+            payments: components["schemas"]["PaymentsByMethod"][];
+            /** Timezone */
+            timeZone: string;
+            /** Topdiagnoses */
+            topDiagnoses: components["schemas"]["DiagnosisCount"][];
+            /** Visitsregistered */
+            visitsRegistered: number;
+            /** Waiting */
+            waiting: components["schemas"]["StageWaiting"][];
+        };
+        /** DiagnosisCount */
+        DiagnosisCount: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /** Visits */
+            visits: number;
+        };
         /**
          * Gender
          * @enum {string}
@@ -314,11 +372,33 @@ export interface components {
             /** @description The open visit, if any. */
             visit?: components["schemas"]["VisitOut"] | null;
         };
+        /** PaymentsByMethod */
+        PaymentsByMethod: {
+            /** Payments */
+            payments: number;
+            /** Paymenttype */
+            paymentType: string;
+            /** Total */
+            total: string;
+        };
         /**
          * PaymentStatus
          * @enum {string}
          */
         PaymentStatus: "UNPAID" | "PARTIALLY_PAID" | "PAID" | "WAIVED";
+        /** StageWaiting */
+        StageWaiting: {
+            /** Medianminutes */
+            medianMinutes: number | null;
+            /** P90Minutes */
+            p90Minutes: number | null;
+            /** Patients */
+            patients: number;
+            /** Stage */
+            stage: string;
+            /** Targetsbreached */
+            targetsBreached: number;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -343,8 +423,11 @@ export interface components {
             cancellationReason?: string | null;
             /** Completedat */
             completedAt: string | null;
-            /** Dischargenotes */
-            dischargeNotes: string | null;
+            /**
+             * Dischargenotes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            dischargeNotes?: string | null;
             /** Id */
             id: string;
             /**
@@ -407,6 +490,10 @@ export interface operations {
     list_appointments_appointments_get: {
         parameters: {
             query: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 patientId: string;
             };
             header?: never;
@@ -471,6 +558,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -487,9 +577,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */
@@ -528,6 +616,10 @@ export interface operations {
     search_patients_patients_get: {
         parameters: {
             query: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 /** @description Name, phone or OP number */
                 q: string;
             };
@@ -711,9 +803,47 @@ export interface operations {
             };
         };
     };
+    read_daily_report_reports_daily_get: {
+        parameters: {
+            query?: {
+                /** @description The clinic's day; today if omitted */
+                date?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailyReport"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_visits_visits_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
+                patientId?: string | null;
                 status?: components["schemas"]["VisitStatus"] | null;
             };
             header?: never;

@@ -43,7 +43,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit records of a patient or a resource */
+        /**
+         * Audit records of a patient or a resource
+         * @description Oldest first; clinical content only for clinical readers (kliniki.access).
+         */
         get: operations["read_audit_audit_get"];
         put?: never;
         post?: never;
@@ -78,7 +81,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Find Encounters */
+        /**
+         * Find Encounters
+         * @description A patient's or a visit's encounters (name one of them); each read is audited.
+         */
         get: operations["find_encounters_encounters_get"];
         put?: never;
         post?: never;
@@ -95,7 +101,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read Encounter */
+        /**
+         * Read Encounter
+         * @description An encounter; the read is audited.
+         */
         get: operations["read_encounter_encounters__encounter_id__get"];
         put?: never;
         post?: never;
@@ -185,10 +194,19 @@ export interface components {
             createdAt: string;
             /** Createdby */
             createdBy: string;
+            /**
+             * Escalationlevel
+             * @description 1 once the patient waited past their target here, 2 past twice
+             * @default 0
+             */
+            escalationLevel: number;
             /** Id */
             id: string;
-            /** Notes */
-            notes: string | null;
+            /**
+             * Notes
+             * @description Clinical: left out for roles without clinical:read.
+             */
+            notes?: string | null;
             /** Opnumber */
             opNumber: string | null;
             /** Patientid */
@@ -196,7 +214,10 @@ export interface components {
             /** Patientname */
             patientName: string;
             priority: components["schemas"]["Priority"];
-            /** Reason */
+            /**
+             * Reason
+             * @description Clinical: left out for roles without clinical:read.
+             */
             reason?: string | null;
             status: components["schemas"]["AssignmentStatus"];
             /**
@@ -298,6 +319,7 @@ export interface components {
              */
             tewsScore: number | null;
             triageCategory: components["schemas"]["TriageCategory"] | null;
+            triageColour?: components["schemas"]["TriageColour"] | null;
             /**
              * Updatedat
              * Format: date-time
@@ -317,7 +339,10 @@ export interface components {
         EncounterUpdate: {
             /** Chiefcomplaint */
             chiefComplaint?: string | null;
+            /** @description EMERGENCY, URGENT, NORMAL or a SATS colour (RED, ORANGE, ...) */
             triageCategory?: components["schemas"]["TriageCategory"] | null;
+            /** @description The SATS colour; taken from triageCategory when not given. */
+            triageColour?: components["schemas"]["TriageColour"] | null;
             /** Version */
             version?: number | null;
             /**
@@ -352,6 +377,13 @@ export interface components {
          * @enum {string}
          */
         TriageCategory: "EMERGENCY" | "URGENT" | "NORMAL";
+        /**
+         * TriageColour
+         * @description The South African Triage Scale colour the nurse chose: it sets how long a patient may
+         *     wait at every later stage (RED immediately, ORANGE 10 min, YELLOW 60, GREEN 240).
+         * @enum {string}
+         */
+        TriageColour: "RED" | "ORANGE" | "YELLOW" | "GREEN";
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -386,6 +418,10 @@ export interface operations {
     list_assignments_assignments_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 /** @description Only assignments given to me */
                 mine?: boolean;
                 patientId?: string | null;
@@ -521,6 +557,9 @@ export interface operations {
     read_audit_audit_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
                 limit?: number;
                 patientId?: string | null;
                 resourceId?: string | null;
@@ -537,9 +576,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": unknown;
                 };
             };
             /** @description Validation Error */
@@ -618,6 +655,10 @@ export interface operations {
     find_encounters_encounters_get: {
         parameters: {
             query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
                 patientId?: string | null;
                 visitId?: string | null;
             };
