@@ -263,3 +263,22 @@ def test_the_observability_profile_scrapes_every_service_and_charts_real_metrics
         for target in panel["targets"]:
             for name in re.findall(r"\bkliniki_[a-z_]+", target["expr"]):
                 assert name in exported, f"{panel['title']}: {name} is not a metric of the code"
+
+
+def test_the_console_is_served_at_one_origin_with_every_services_routes() -> None:
+    """compose's console: nginx on 8080 with /api/<service>/ to each service's contract port
+    and /ws to the notifier, the same routes as Vite's preview in `make run`."""
+    import re
+
+    from tests.deployment.support import DEPLOY
+
+    console = SERVICES["console"]
+    assert console["build"]["dockerfile"] == "deploy/console/Dockerfile"
+    assert [str(p).rsplit(":", 1)[-1] for p in console["ports"]] == ["8080"]
+    conf = (DEPLOY / "console" / "nginx.conf").read_text()
+    routes = dict(
+        re.findall(r"location /api/([a-z]+)/ \{\s*proxy_pass http://([a-z:0-9]+)/;", conf)
+    )
+    assert routes == {service: f"{service}:{port}" for service, port in PORTS.items()}
+    assert "proxy_pass http://notifier:8007/ws;" in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
