@@ -125,7 +125,14 @@ export function Worklist({
                       {t(`priority.${a.priority}`)}
                     </Badge>
                   </Table.Td>
-                  <Table.Td>{waitingText(a.createdAt, now)}</Table.Td>
+                  <Table.Td>
+                    {waitingText(a.createdAt, now)}
+                    {(a.escalationLevel ?? 0) > 0 && (
+                      <Badge ml="xs" color="orange.9" variant="filled">
+                        {t(a.escalationLevel === 1 ? "worklist.pastTarget" : "worklist.pastTwiceTarget")}
+                      </Badge>
+                    )}
+                  </Table.Td>
                   <Table.Td>{a.assignedToName ?? a.assignedToUserId ?? t("worklist.sharedQueue")}</Table.Td>
                   <Table.Td>
                     <Group gap="xs" wrap="nowrap">

@@ -93,6 +93,8 @@ export const en = {
   "worklist.assignee": "With",
   "worklist.actions": "Actions",
   "worklist.sharedQueue": "Shared queue",
+  "worklist.pastTarget": "Past target",
+  "worklist.pastTwiceTarget": "Past twice the target",
   "worklist.claim": "Claim {name}",
   "worklist.complete": "Complete {name}",
   "worklist.transfer": "Transfer {name} to",
