@@ -323,7 +323,8 @@ def run_notifier() -> Figures:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
-            stack.migrate(["notifier"])
+            stack.migrate(["identity", "notifier"])
+            stack.start_identity()  # the notifier verifies tokens with identity's keys
             proc = stack.start("notifier", KLINIKI_LOG_LEVEL="WARNING", KLINIKI_LOG_JSON="false")
             stack.wait_ready(proc)
             return asyncio.run(notifier_figures(stack, proc.process.pid, proc.port))

@@ -90,7 +90,8 @@ def main() -> None:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
-            stack.migrate(SERVICES)
+            stack.migrate(["identity", *SERVICES])
+            stack.start_identity()  # the others verify tokens with identity's keys
             for service in SERVICES:
                 stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
             for proc in stack.processes.values():

@@ -170,7 +170,8 @@ def kliniki(pg_url: str, amqp_url: str, tracing_endpoint: str | None) -> list[st
     if tracing_endpoint:
         env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": tracing_endpoint, "OTEL_TRACES_EXPORTER": "otlp"}
     try:
-        stack.migrate(SERVICES)
+        stack.migrate(["identity", *SERVICES])
+        stack.start_identity()  # the others verify tokens with identity's keys
         for service in SERVICES:
             stack.start(service, **env)
         for proc in stack.processes.values():

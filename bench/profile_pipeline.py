@@ -73,7 +73,8 @@ def main() -> None:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
-            stack.migrate(SERVICES)
+            stack.migrate(["identity", *SERVICES])
+            stack.start_identity()
             for service in SERVICES:
                 stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
             for proc in stack.processes.values():
@@ -99,6 +100,7 @@ def main() -> None:
                     stderr=subprocess.DEVNULL,
                 )
                 for name, proc in stack.processes.items()
+                if name in SERVICES
             }
             done, seconds = asyncio.run(pipeline(stack, int(os.environ.get("USERS", "10"))))
             for spy in spies.values():
