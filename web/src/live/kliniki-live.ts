@@ -70,6 +70,9 @@ export const DEFAULTS = {
 };
 
 /** The `sub` of a JWT, without verifying it (the server does). */
+/** The subprotocol that carries the bearer token (the notifier's ws.py). */
+export const BEARER_SUBPROTOCOL = "kliniki.bearer";
+
 export function tokenUser(token: string): string | null {
   try {
     const part = token.split(".")[1];
@@ -213,14 +216,15 @@ export class Client {
           const stored = parseInt(localStorage.getItem(this.key) ?? "", 10);
           if (!isNaN(stored)) this.lastId = stored;
         }
+        // The token travels as a subprotocol, never in the URL (URLs end up in proxy logs and
+        // browser history); the notifier answers with BEARER_SUBPROTOCOL.
         const url =
           this.options.url +
-          (this.options.url.includes("?") ? "&" : "?") +
-          "token=" +
-          encodeURIComponent(token) +
-          (this.lastId !== null ? `&after=${this.lastId}` : "");
+          (this.lastId !== null
+            ? `${this.options.url.includes("?") ? "&" : "?"}after=${this.lastId}`
+            : "");
         const WS = this.options.WebSocket ?? WebSocket;
-        const ws = new WS(url);
+        const ws = new WS(url, [BEARER_SUBPROTOCOL, token]);
         this.ws = ws;
         ws.onopen = () => this.opened(ws);
         ws.onmessage = (message: MessageEvent) => this.received(String(message.data));

@@ -25,6 +25,7 @@ var KlinikiLive = (() => {
   // src/live/kliniki-live.ts
   var kliniki_live_exports = {};
   __export(kliniki_live_exports, {
+    BEARER_SUBPROTOCOL: () => BEARER_SUBPROTOCOL,
     CLOSE_UNAUTHORIZED: () => CLOSE_UNAUTHORIZED,
     Client: () => Client,
     DEFAULTS: () => DEFAULTS,
@@ -45,6 +46,7 @@ var KlinikiLive = (() => {
     storageKey: null
     // default: "kliniki-live:<user>" when localStorage exists
   };
+  var BEARER_SUBPROTOCOL = "kliniki.bearer";
   function tokenUser(token) {
     var _a;
     try {
@@ -164,9 +166,9 @@ var KlinikiLive = (() => {
             const stored = parseInt((_a = localStorage.getItem(this.key)) != null ? _a : "", 10);
             if (!isNaN(stored)) this.lastId = stored;
           }
-          const url = this.options.url + (this.options.url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) + (this.lastId !== null ? `&after=${this.lastId}` : "");
+          const url = this.options.url + (this.lastId !== null ? `${this.options.url.includes("?") ? "&" : "?"}after=${this.lastId}` : "");
           const WS = (_b = this.options.WebSocket) != null ? _b : WebSocket;
-          const ws = new WS(url);
+          const ws = new WS(url, [BEARER_SUBPROTOCOL, token]);
           this.ws = ws;
           ws.onopen = () => this.opened(ws);
           ws.onmessage = (message) => this.received(String(message.data));
