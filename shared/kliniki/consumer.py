@@ -79,6 +79,16 @@ class Subscription:
     handler: EventHandler
 
 
+def in_turn(first: EventHandler, then: EventHandler) -> EventHandler:
+    """Two handlers of one event, one after the other in the same transaction."""
+
+    async def both(uow: UnitOfWork, event: CloudEvent) -> None:
+        await first(uow, event)
+        await then(uow, event)
+
+    return both
+
+
 class EventConsumer:
     def __init__(
         self,

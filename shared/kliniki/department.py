@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from kliniki.app import ConsumerSpec, create_service_app
-from kliniki.consumer import EventHandler, RefuseEvent, Subscription
+from kliniki.consumer import EventHandler, RefuseEvent, Subscription, in_turn
 from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
 from kliniki.uow import UnitOfWork
@@ -46,14 +46,6 @@ def visit_checked(worklist: Worklist, handler: EventHandler) -> EventHandler:
         await handler(uow, event)
 
     return checked
-
-
-def in_turn(first: EventHandler, then: EventHandler) -> EventHandler:
-    async def both(uow: UnitOfWork, event: CloudEvent) -> None:
-        await first(uow, event)
-        await then(uow, event)
-
-    return both
 
 
 def create_department_app(

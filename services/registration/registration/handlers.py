@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from kliniki.consumer import EventHandler, RefuseEvent, Subscription
+from kliniki.consumer import EventHandler, RefuseEvent, Subscription, in_turn
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from registration import events, report
@@ -82,14 +82,6 @@ async def on_invoice_settled(uow: UnitOfWork, event: CloudEvent) -> None:
             existing.total_amount = Decimal(str(data["totalAmount"]))
 
 
-def both(first: EventHandler, then: EventHandler) -> EventHandler:
-    async def handler(uow: UnitOfWork, event: CloudEvent) -> None:
-        await first(uow, event)
-        await then(uow, event)
-
-    return handler
-
-
 DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")
 
 
@@ -99,12 +91,12 @@ def subscriptions() -> list[Subscription]:
         Subscription(
             "triage",
             "triage.completed",
-            both(to(VisitStatus.WAITING_CONSULTATION), report.record_colour),
+            in_turn(to(VisitStatus.WAITING_CONSULTATION), report.record_colour),
         ),
         Subscription(
             "clinical",
             "diagnosis.added",
-            both(to(VisitStatus.IN_CONSULTATION), report.record_diagnosis),
+            in_turn(to(VisitStatus.IN_CONSULTATION), report.record_diagnosis),
         ),
         Subscription("clinical", "prescription.created", to(VisitStatus.IN_CONSULTATION)),
         Subscription("clinical", "lab_request.created", to(VisitStatus.IN_CONSULTATION)),

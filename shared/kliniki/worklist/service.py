@@ -224,15 +224,7 @@ class Worklist:
             change = change or Change.REPRIORITIZED
         if change is None:
             return
-        await uow.session.flush()
-        await self._publish(uow, assignment, change.value, previous)
-        await uow.audit(
-            change.name,
-            "ASSIGNMENT",
-            assignment.id,
-            before=before,
-            after=AssignmentOut.model_validate(assignment),
-        )
+        await self._announce(uow, assignment, change, previous, before)
 
     async def _create(
         self,
@@ -328,15 +320,7 @@ class Worklist:
             assignment.priority_rank = PRIORITY_RANK[Priority(fields["priority"])]
         if "notes" in fields:
             assignment.notes = fields["notes"]
-        await session.flush()
-        await self._publish(uow, assignment, change.value, previous)
-        await uow.audit(
-            change.name,
-            "ASSIGNMENT",
-            assignment.id,
-            before=before,
-            after=AssignmentOut.model_validate(assignment),
-        )
+        await self._announce(uow, assignment, change, previous, before)
         return assignment
 
     async def withdraw(self, uow: UnitOfWork, visit_id: str, reason: str) -> None:
@@ -348,14 +332,12 @@ class Worklist:
         assignment.status = AssignmentStatus.CANCELLED.value
         assignment.completed_at = dt.datetime.now(dt.UTC)
         assignment.reason = reason
-        await uow.session.flush()
-        await self._publish(uow, assignment, Change.CANCELLED.value, assignment.assigned_to_user_id)
-        await uow.audit(
-            Change.CANCELLED.name,
-            "ASSIGNMENT",
-            assignment.id,
-            before=before,
-            after=AssignmentOut.model_validate(assignment),
+        await self._announce(
+            uow,
+            assignment,
+            Change.CANCELLED,
+            assignment.assigned_to_user_id,
+            before,
             details="the visit was cancelled at the desk",
         )
 
@@ -416,14 +398,12 @@ class Worklist:
             before_out = AssignmentOut.model_validate(assignment)
             assignment.assigned_to_user_id = None
             assignment.assigned_to_name = None
-            await session.flush()
-            await self._publish(uow, assignment, Change.RETURNED_TO_QUEUE.value, member.user_id)
-            await uow.audit(
-                Change.RETURNED_TO_QUEUE.name,
-                "ASSIGNMENT",
-                assignment.id,
-                before=before_out,
-                after=AssignmentOut.model_validate(assignment),
+            await self._announce(
+                uow,
+                assignment,
+                Change.RETURNED_TO_QUEUE,
+                member.user_id,
+                before_out,
                 details=f"{member.user_id} left the {self.role.value} roster",
             )
 
@@ -460,6 +440,27 @@ class Worklist:
         )
 
     # -- internals -----------------------------------------------------------------------------
+
+    async def _announce(
+        self,
+        uow: UnitOfWork,
+        assignment: Any,
+        change: Change,
+        previous: str | None,
+        before: AssignmentOut,
+        details: str | None = None,
+    ) -> None:
+        """Every change of an assignment: written, its ``assignment.<change>`` event, its audit."""
+        await uow.session.flush()
+        await self._publish(uow, assignment, change.value, previous)
+        await uow.audit(
+            change.name,
+            "ASSIGNMENT",
+            assignment.id,
+            before=before,
+            after=AssignmentOut.model_validate(assignment),
+            details=details,
+        )
 
     async def _publish(
         self, uow: UnitOfWork, assignment: Any, change: str, previous: str | None
