@@ -23,6 +23,8 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   const sarahRow = worklist(sarah).getByRole("row").filter({ hasText: op });
   await expect(sarahRow.getByRole("button", { name: "Open John Doe" })).toBeVisible();
   timings.registerToSarahsWorklistMs = Date.now() - submittedAt;
+  // The header counts the whole worklist (one query), not the page shown.
+  await expect(sarah.getByText(/\d+ waiting · \d+ urgent · [1-9]\d* mine/)).toBeVisible();
   await expect(sarah.getByText(`John Doe (${opHash}) assigned for triage`).first()).toBeVisible();
   await expect(alice.getByRole("region", { name: "Today's visits" }).getByRole("row").filter({ hasText: op }).getByText("John Doe")).toBeVisible();
   await shot(alice, "01-alice-registered");

@@ -19,6 +19,7 @@ from kliniki.worklist.schemas import (
     AssignmentUpdate,
     DutyOut,
     DutyUpdate,
+    WorklistSummary,
 )
 from kliniki.worklist.service import Worklist
 
@@ -55,6 +56,15 @@ def worklist_router(worklist: Worklist) -> APIRouter:
         )
         rows = [AssignmentOut.model_validate(r) for r in found.items]
         return answer(principal, kind, rows, page=found, request=request)
+
+    # Declared before /assignments/{assignment_id}, which would otherwise take "summary" as an id.
+    @router.get(
+        "/assignments/summary",
+        response_model=WorklistSummary,
+        summary=f"The {stage} worklist's counts (one query, whatever the page size)",
+    )
+    async def summarise_assignments(principal: Reader, uow: UoW) -> WorklistSummary:
+        return await worklist.summary(uow.session, principal.user_id)
 
     @router.get("/assignments/{assignment_id}", response_model=AssignmentOut)
     async def get_assignment(assignment_id: str, principal: Reader, uow: UoW) -> JSONResponse:

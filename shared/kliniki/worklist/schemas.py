@@ -64,6 +64,16 @@ class AssignmentEvent(AssignmentOut):
     previous_assignee_user_id: str | None = None
 
 
+class WorklistSummary(ApiModel):
+    """What a worklist's header counts: the whole list, not the page shown."""
+
+    active: int = Field(description="Patients on this worklist now")
+    urgent: int = Field(description="Of them, URGENT")
+    unassigned: int = Field(description="Of them, waiting in the shared queue for someone")
+    mine: int = Field(description="Of them, assigned to you")
+    past_target: int = Field(description="Of them, waited past their triage colour's target")
+
+
 class DutyOut(ApiModel):
     user_id: str
     name: str

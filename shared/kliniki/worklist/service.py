@@ -30,7 +30,7 @@ from kliniki.worklist.domain import (
     pick_assignee,
 )
 from kliniki.worklist.models import WorklistModels
-from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut
+from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut, WorklistSummary
 
 AssignmentHook = Callable[[UnitOfWork, Any], Awaitable[None]]
 
@@ -85,6 +85,25 @@ class Worklist:
         if assigned_to:
             query = query.where(a.assigned_to_user_id == assigned_to)
         return await fetch_page(session, query, [a.priority_rank, a.created_at, a.id], page)
+
+    async def summary(self, session: AsyncSession, user_id: str) -> WorklistSummary:
+        """The counts a worklist header shows, in one query, however long the list is."""
+        a = self.models.Assignment
+        active = a.status == "ACTIVE"
+        row = (
+            await session.execute(
+                select(
+                    func.count().filter(active),
+                    func.count().filter(active, a.priority == "URGENT"),
+                    func.count().filter(active, a.assigned_to_user_id.is_(None)),
+                    func.count().filter(active, a.assigned_to_user_id == user_id),
+                    func.count().filter(active, a.escalation_level > 0),
+                ).where(active)
+            )
+        ).one()
+        return WorklistSummary(
+            active=row[0], urgent=row[1], unassigned=row[2], mine=row[3], past_target=row[4]
+        )
 
     async def get(
         self, session: AsyncSession, assignment_id: str, *, for_update: bool = False

@@ -5,7 +5,7 @@
  */
 import { Badge, Button, Group, Paper, Select, Switch, Table, Text, Title } from "@mantine/core";
 import { useInterval } from "@mantine/hooks";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, unwrap, type Department } from "../api/client";
 import { ApiError } from "../api/problem";
@@ -20,11 +20,32 @@ type WorklistClient = typeof api.triage;
 const worklistClient = (department: Department): WorklistClient =>
   api[department] as unknown as WorklistClient;
 
+/** The active worklist, a page (50) at a time: "Show more" follows the X-Next-Cursor. */
 export function useAssignments(department: Department) {
-  return useQuery({
-    queryKey: [department, "assignments"],
-    queryFn: () => unwrap(worklistClient(department).GET("/assignments", { params: { query: { status: "ACTIVE" } } })),
+  const query = useInfiniteQuery({
+    queryKey: [department, "assignments", "ACTIVE"],
+    initialPageParam: undefined as string | undefined,
+    queryFn: async ({ pageParam }) => {
+      const call = worklistClient(department).GET("/assignments", {
+        params: { query: { status: "ACTIVE", cursor: pageParam } },
+      });
+      const rows = await unwrap(call);
+      const next = (await call).response.headers.get("X-Next-Cursor");
+      return { rows, next: next ?? undefined };
+    },
+    getNextPageParam: (last) => last.next,
     refetchInterval: 60_000, // a safety net; frames keep it fresh
+  });
+  const data: Assignment[] | undefined = query.data?.pages.flatMap((p) => p.rows);
+  return { ...query, data };
+}
+
+/** The header's counts, over the whole worklist (one query on the server). */
+function useSummary(department: Department) {
+  return useQuery({
+    queryKey: [department, "assignments", "summary"],
+    queryFn: () => unwrap(worklistClient(department).GET("/assignments/summary")),
+    refetchInterval: 60_000,
   });
 }
 
@@ -52,6 +73,7 @@ export function Worklist({
   const queryClient = useQueryClient();
   const now = useNow(15_000);
   const assignments = useAssignments(department);
+  const summary = useSummary(department);
   const duty = useQuery({
     queryKey: [department, "duty"],
     queryFn: () => unwrap(client.GET("/duty")),
@@ -89,6 +111,17 @@ export function Worklist({
           />
         )}
       </Group>
+      {summary.data && (
+        <Text size="sm" mb="xs" aria-live="polite">
+          {t("worklist.summary", {
+            active: summary.data.active,
+            urgent: summary.data.urgent,
+            mine: summary.data.mine,
+            unassigned: summary.data.unassigned,
+          })}
+          {summary.data.pastTarget > 0 && ` · ${t("worklist.summaryPastTarget", { n: summary.data.pastTarget })}`}
+        </Text>
+      )}
       <ErrorNote message={error ? (error instanceof ApiError ? error.message : String(error)) : undefined} />
       <div role="region" aria-label={t("worklist.region")} style={{ overflowX: "auto" }}>
         {rows.length === 0 && !assignments.isLoading ? (
@@ -171,6 +204,16 @@ export function Worklist({
               ))}
             </Table.Tbody>
           </Table>
+        )}
+        {assignments.hasNextPage && (
+          <Button
+            mt="sm"
+            variant="default"
+            loading={assignments.isFetchingNextPage}
+            onClick={() => void assignments.fetchNextPage()}
+          >
+            {t("worklist.showMore", { shown: rows.length, total: summary.data?.active ?? rows.length })}
+          </Button>
         )}
       </div>
     </Paper>

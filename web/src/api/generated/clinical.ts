@@ -36,6 +36,23 @@ export interface paths {
         patch: operations["update_assignment_assignments__assignment_id__patch"];
         trace?: never;
     };
+    "/assignments/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The CONSULTATION worklist's counts (one query, whatever the page size) */
+        get: operations["summarise_assignments_assignments_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/audit": {
         parameters: {
             query?: never;
@@ -613,6 +630,37 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /**
+         * WorklistSummary
+         * @description What a worklist's header counts: the whole list, not the page shown.
+         */
+        WorklistSummary: {
+            /**
+             * Active
+             * @description Patients on this worklist now
+             */
+            active: number;
+            /**
+             * Mine
+             * @description Of them, assigned to you
+             */
+            mine: number;
+            /**
+             * Pasttarget
+             * @description Of them, waited past their triage colour's target
+             */
+            pastTarget: number;
+            /**
+             * Unassigned
+             * @description Of them, waiting in the shared queue for someone
+             */
+            unassigned: number;
+            /**
+             * Urgent
+             * @description Of them, URGENT
+             */
+            urgent: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -748,6 +796,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AssignmentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    summarise_assignments_assignments_summary_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorklistSummary"];
                 };
             };
             /** @description Validation Error */
