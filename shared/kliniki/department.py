@@ -66,7 +66,7 @@ def create_department_app(
     checked = [
         s
         if s.service == "registration"
-        else Subscription(s.service, s.routing_key, visit_checked(worklist, s.handler))
+        else Subscription(s.service, s.routing_key, visit_checked(worklist, s.handler), s.model)
         for s in subscriptions
     ]
     # What every department does with registration's events comes first; a department's own
@@ -76,7 +76,7 @@ def create_department_app(
         common = shared.pop((own.service, own.routing_key), None)
         if common is not None:
             checked[i] = Subscription(
-                own.service, own.routing_key, in_turn(common.handler, own.handler)
+                own.service, own.routing_key, in_turn(common.handler, own.handler), own.model
             )
     snapshot_subs = list(shared.values())
 
