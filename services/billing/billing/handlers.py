@@ -85,31 +85,26 @@ def billing_subscriptions(billing: Billing) -> list[Subscription]:
 
         return handler
 
-    async def lab_test_done(
-        uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
+    async def order_fulfilled(
+        uow: UnitOfWork,
+        event: CloudEvent,
+        data: lab.LabRequestCompleted | pharmacy.PrescriptionDispensed,
     ) -> None:
+        """A test reported or a medication dispensed: billed as its test type or medication."""
+        if isinstance(data, lab.LabRequestCompleted):
+            kind, order_id = OrderKind.LAB_REQUEST, data.lab_request_id
+            code, name = data.test_type, data.test_name
+        else:
+            kind, order_id = OrderKind.PRESCRIPTION, data.prescription_id
+            code = name = data.medication_name
         await billing.order_fulfilled(
             uow,
             data.visit_id,
             data.patient_id,
-            order_id=data.lab_request_id,
-            kind=OrderKind.LAB_REQUEST,
-            code=data.test_type,
-            name=data.test_name,
-            cause=cause_of(event),
-        )
-
-    async def medication_dispensed(
-        uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
-    ) -> None:
-        await billing.order_fulfilled(
-            uow,
-            data.visit_id,
-            data.patient_id,
-            order_id=data.prescription_id,
-            kind=OrderKind.PRESCRIPTION,
-            code=data.medication_name,
-            name=data.medication_name,
+            order_id=order_id,
+            kind=kind,
+            code=code,
+            name=name,
             cause=cause_of(event),
         )
 
@@ -126,6 +121,6 @@ def billing_subscriptions(billing: Billing) -> list[Subscription]:
         subscribe(contract("clinical", clinical.LAB_REQUEST_CANCELLED), cancelled),
         subscribe(contract("clinical", clinical.PRESCRIPTION_CREATED), pending),
         subscribe(contract("clinical", clinical.PRESCRIPTION_CANCELLED), cancelled),
-        subscribe(contract("lab", lab.LAB_REQUEST_COMPLETED), lab_test_done),
-        subscribe(contract("pharmacy", pharmacy.PRESCRIPTION_DISPENSED), medication_dispensed),
+        subscribe(contract("lab", lab.LAB_REQUEST_COMPLETED), order_fulfilled),
+        subscribe(contract("pharmacy", pharmacy.PRESCRIPTION_DISPENSED), order_fulfilled),
     ]

@@ -256,43 +256,23 @@ async def update_lab_request(
         return await change.save(
             "UPDATE",
             event=events.LAB_REQUEST_UPDATED,
-            data=lambda _: events.LabRequestUpdated(
-                lab_request_id=request.id,
-                patient_id=request.patient_id,
-                visit_id=request.visit_id,
-                test_type=request.test_type,
-                status=request.status,
-                changed_fields=changed,
-                updated_by=uow.actor_id,
-                version=request.version,
+            data=lambda after: events.LabRequestUpdated.model_validate(
+                {
+                    **after.model_dump(),
+                    "lab_request_id": request.id,
+                    "changed_fields": changed,
+                    "updated_by": uow.actor_id,
+                }
             ),
         )
-    after = await change.save(
-        "COMPLETE",
-        event=events.LAB_REQUEST_COMPLETED,
-        data=lambda out: _report(request, out),
-    )
+    after = await change.save("COMPLETE", event=events.LAB_REQUEST_COMPLETED, data=_report)
     await LAB_ORDERS.settle_visit(uow, worklist, request.visit_id)
     return after
 
 
-def _report(request: LabRequest, out: LabRequestOut) -> events.LabRequestCompleted:
+def _report(out: LabRequestOut) -> events.LabRequestCompleted:
     """The results go to the clinician: URGENT when ordered so or when a value is critical."""
-    assert request.completed_by is not None and request.completed_at is not None
-    return events.LabRequestCompleted(
-        lab_request_id=request.id,
-        patient_id=request.patient_id,
-        visit_id=request.visit_id,
-        patient_name=request.patient_name,
-        op_number=request.op_number,
-        test_type=request.test_type,
-        test_name=request.test_name,
-        results=out.results,
-        critical=request.critical,
-        urgency=reported_urgency(request.urgency, request.critical),
-        notes=request.notes,
-        requested_by=request.requested_by,
-        completed_by=request.completed_by,
-        completed_at=request.completed_at,
-        version=request.version,
+    urgency = reported_urgency(out.urgency, out.critical)
+    return events.LabRequestCompleted.model_validate(
+        {**out.model_dump(), "lab_request_id": out.id, "urgency": urgency}
     )

@@ -120,20 +120,8 @@ async def dispense(
     after = await change.save(
         "DISPENSE",
         event=events.PRESCRIPTION_DISPENSED,
-        data=lambda _: events.PrescriptionDispensed(
-            prescription_id=prescription.id,
-            patient_id=prescription.patient_id,
-            visit_id=prescription.visit_id,
-            patient_name=prescription.patient_name,
-            op_number=prescription.op_number,
-            medication_name=prescription.medication_name,
-            dosage=prescription.dosage,
-            dispensed_by=pharmacist.user_id,
-            dispensed_by_name=pharmacist.name,
-            dispensed_at=prescription.dispensed_at,
-            dispensing_notes=prescription.dispensing_notes,
-            prescribed_by=prescription.prescribed_by,
-            version=prescription.version,
+        data=lambda after: events.PrescriptionDispensed.model_validate(
+            {**after.model_dump(), "prescription_id": prescription.id}
         ),
     )
     await PRESCRIPTIONS.settle_visit(uow, worklist, prescription.visit_id)

@@ -141,19 +141,13 @@ async def update_encounter(
     return await change.save(
         "UPDATE",
         event=events.ENCOUNTER_UPDATED,
-        data=lambda after: events.EncounterUpdated(
-            encounter_id=encounter.id,
-            patient_id=encounter.patient_id,
-            visit_id=encounter.visit_id,
-            vital_signs=after.vital_signs,
-            triage_category=encounter.triage_category,
-            triage_colour=encounter.triage_colour,
-            chief_complaint=encounter.chief_complaint,
-            tews_score=encounter.tews_score,
-            suggested_category=after.suggested_category,
-            updated_by=uow.actor_id,
-            changed_fields=changed,
-            version=encounter.version,
+        data=lambda after: events.EncounterUpdated.model_validate(
+            {
+                **after.model_dump(),
+                "encounter_id": encounter.id,
+                "updated_by": uow.actor_id,
+                "changed_fields": changed,
+            }
         ),
     )
 
