@@ -26,36 +26,26 @@ def cause_of(event: CloudEvent) -> Cause:
     return Cause(event.id, event.source.rsplit("/", 1)[-1], event.routing_key)
 
 
-def _by_registration(event: CloudEvent) -> str:
-    return f"on registration {event.routing_key}"
-
-
 def billing_subscriptions(billing: Billing) -> list[Subscription]:
-    async def patient_registered(
-        uow: UnitOfWork, event: CloudEvent, data: registration.PatientRegistered
+    async def registration_news(
+        uow: UnitOfWork,
+        event: CloudEvent,
+        data: registration.PatientRegistered | registration.VisitData,
     ) -> None:
-        # A new patient's first visit, at version 1; paid as the patient's insurance says.
+        """Whom to bill and how the visit is paid: a new patient's first visit is at version 1,
+        paid as their insurance says; a visit's own events carry its version and status."""
+        if isinstance(data, registration.PatientRegistered):
+            version, payment_type, status = 1, data.insurance_type, None
+        else:
+            version, payment_type, status = data.version, data.payment_type, data.status
         await billing.visit_changed(
             uow,
             data.visit_id,
             data.patient_id,
-            visit_version=1,
-            payment_type=data.insurance_type,
-            visit_status=None,
-            cause=_by_registration(event),
-        )
-
-    async def visit_changed(
-        uow: UnitOfWork, event: CloudEvent, data: registration.VisitData
-    ) -> None:
-        await billing.visit_changed(
-            uow,
-            data.visit_id,
-            data.patient_id,
-            visit_version=data.version,
-            payment_type=data.payment_type,
-            visit_status=data.status,
-            cause=_by_registration(event),
+            visit_version=version,
+            payment_type=payment_type,
+            visit_status=status,
+            cause=f"on registration {event.routing_key}",
         )
 
     async def consultation_completed(
@@ -112,10 +102,10 @@ def billing_subscriptions(billing: Billing) -> list[Subscription]:
     return [
         # These also keep the patient snapshot (the department's shared handler for them runs
         # first, kliniki.department).
-        subscribe(contract("registration", registration.PATIENT_REGISTERED), patient_registered),
-        subscribe(contract("registration", registration.VISIT_OPENED), visit_changed),
-        subscribe(contract("registration", registration.VISIT_UPDATED), visit_changed),
-        subscribe(contract("registration", registration.VISIT_COMPLETED), visit_changed),
+        subscribe(contract("registration", registration.PATIENT_REGISTERED), registration_news),
+        subscribe(contract("registration", registration.VISIT_OPENED), registration_news),
+        subscribe(contract("registration", registration.VISIT_UPDATED), registration_news),
+        subscribe(contract("registration", registration.VISIT_COMPLETED), registration_news),
         subscribe(contract("clinical", clinical.CONSULTATION_COMPLETED), consultation_completed),
         subscribe(contract("clinical", clinical.LAB_REQUEST_CREATED), pending),
         subscribe(contract("clinical", clinical.LAB_REQUEST_CANCELLED), cancelled),
