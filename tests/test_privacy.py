@@ -1,4 +1,4 @@
-"""Each role reads what its work needs and no more (DESIGN.md section 4), over REST as on the
+"""Each role reads what its work needs and no more (README: "Who may see what"), over REST as on the
 WebSocket; reading a clinical record leaves a trace; nothing is listed in bulk.
 
 One patient goes through triage and consultation with a marker word in every clinical field

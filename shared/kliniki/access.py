@@ -226,12 +226,18 @@ def visible(kind: str, data: Any, roles: frozenset[str]) -> Any:
 # -- The WebSocket side of the matrix ---------------------------------------------------------
 # Which roles may receive each notifier frame at all, and which kind of record it carries (its
 # clinical fields are stripped for roles without CLINICAL_READ, as in the REST answers). The
-# notifier asks ``frame_for`` before every send.
+# notifier asks ``frame_for`` before every send, and addresses the frames it sends to roles
+# through ``frame_addressees`` (below), so whom a frame is for is decided here only.
 
 FRAME_ROLES: dict[str, frozenset[Role]] = {
     "patient_registered": ALL_STAFF,
     "new_assignment": ALL_STAFF,  # addressed to one person or one role's queue
-    "patient_updated": _CLINICAL_READERS,
+    # A patient's record changed (vital signs, triage category, complaint, diagnoses, orders),
+    # sent to every holder of the role about every patient: only the clinicians who assess and
+    # treat need that stream. Lab and pharmacy get the part they act on (new_lab_request,
+    # prescription_ready) and read the record (CLINICAL_READ) when they work on a patient:
+    # the least clinical data that does the job.
+    "patient_updated": CLINICAL,
     "patient_assignment_updated": _CLINICAL_READERS,
     "new_lab_request": frozenset({Role.LAB_TECHNICIAN, Role.CLINICAL_OFFICER}),
     "lab_results_ready": frozenset({Role.CLINICAL_OFFICER, Role.LAB_TECHNICIAN}),
@@ -252,6 +258,33 @@ FRAME_RECORDS: dict[str, str] = {
     "new_assignment": "ASSIGNMENT",
     "wait_time_exceeded": "WAIT",
 }
+
+
+# Whom a frame addressed to roles (not to one person) is sent to: the roles whose work it is,
+# always among FRAME_ROLES (which may also hold the roles that get it addressed to them by name,
+# e.g. the clinician who ordered a test). A worklist's frames go to that stage's role.
+_FRAME_ADDRESSEES: dict[str, frozenset[Role]] = {
+    "patient_registered": FRAME_ROLES["patient_registered"],
+    "patient_updated": FRAME_ROLES["patient_updated"],
+    "new_lab_request": frozenset({Role.LAB_TECHNICIAN}),
+    "prescription_ready": frozenset({Role.PHARMACIST}),
+    "prescription_updated": FRAME_ROLES["prescription_updated"],
+    "patient_ready_for_payment": frozenset({Role.CASHIER}),
+    "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER}),
+}
+
+
+def frame_addressees(event: str, stage: Stage | None = None) -> tuple[str, ...]:
+    """The roles a frame not addressed to one person goes to (sorted role names)."""
+    if event == "new_assignment" and stage is not None:
+        roles = frozenset({STAGE_ROLE[stage]})
+    elif event == "wait_time_exceeded" and stage is not None:
+        roles = frozenset({STAGE_ROLE[stage], Role.IN_CHARGE})
+    else:
+        roles = _FRAME_ADDRESSEES[event]
+    if not roles <= FRAME_ROLES[event]:
+        raise ValueError(f"{event} addressed to roles that may not receive it")
+    return tuple(sorted(r.value for r in roles))
 
 
 def frame_for(

@@ -169,7 +169,18 @@ def _health_router() -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/audit", tags=["audit"], summary="Audit records of a patient or a resource")
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _audit_router() -> APIRouter:
+    """A patient's or a record's audit trail in this service (admin)."""
+    router = APIRouter(tags=["audit"])
+
+    @router.get("/audit", summary="Audit records of a patient or a resource")
     async def read_audit(
         principal: Annotated[Principal, Depends(require(Permission.AUDIT_READ))],
         uow: UoW,
@@ -190,10 +201,6 @@ def _health_router() -> APIRouter:
             roles=principal.roles,
         )
         return answer(principal, "AUDIT", found.items, page=found, request=request)
-
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -289,6 +296,7 @@ def create_service_app(
     tracing.instrument_app(app)
     app.add_middleware(EdgeMiddleware, settings=settings, public_paths=frozenset(public_paths))
     app.include_router(_health_router())
+    app.include_router(_audit_router())
     for router in routers:
         app.include_router(router)
     return app

@@ -27,7 +27,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, ExchangeType
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -72,11 +72,14 @@ class RefuseEvent(Exception):
 
 @dataclass(frozen=True)
 class Subscription:
-    """Handle ``routing_key`` events from ``<service>.events`` with ``handler``."""
+    """Handle ``routing_key`` events from ``<service>.events`` with ``handler``; ``model`` is
+    the event's data model (kliniki.contracts) when the handler gets it parsed
+    (``kliniki.contracts.subscribe``)."""
 
     service: str
     routing_key: str
     handler: EventHandler
+    model: type[BaseModel] | None = None
 
 
 def in_turn(first: EventHandler, then: EventHandler) -> EventHandler:

@@ -6,21 +6,25 @@ registration's events + whatever routes and handlers are its own domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
 from kliniki.app import ConsumerSpec, create_service_app
 from kliniki.consumer import EventHandler, RefuseEvent, Subscription, in_turn
+from kliniki.db import is_database_unavailable
 from kliniki.events import CloudEvent
+from kliniki.kernel import Kernel
 from kliniki.settings import ServiceSettings
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.api import worklist_router
 from kliniki.worklist.escalation import escalator
 from kliniki.worklist.handlers import patient_snapshot_subscriptions
-from kliniki.worklist.models import WorklistModels
-from kliniki.worklist.service import AssignmentHook, Worklist
+from kliniki.worklist.service import Worklist
+
+log = logging.getLogger(__name__)
 
 
 def visit_checked(worklist: Worklist, handler: EventHandler) -> EventHandler:
@@ -49,44 +53,49 @@ def visit_checked(worklist: Worklist, handler: EventHandler) -> EventHandler:
 
 
 def create_department_app(
-    service_name: str,
+    settings: ServiceSettings,
     metadata: MetaData,
-    worklist_models: WorklistModels,
-    routers_factory: Callable[[Worklist], Sequence[APIRouter]] = lambda _: (),
-    subscriptions_factory: Callable[[Worklist], Sequence[Subscription]] = lambda _: (),
-    on_assignment_completed: AssignmentHook | None = None,
-    before_assignment_closed: AssignmentHook | None = None,
+    worklist: Worklist,
+    routers: Sequence[APIRouter] = (),
+    subscriptions: Sequence[Subscription] = (),
     description: str = "",
-) -> tuple[FastAPI, Worklist]:
-    """The department's app; it consumes events on the durable queue ``<service>.inbox``."""
-    settings = ServiceSettings(service_name=service_name)
-    worklist = Worklist(
-        worklist_models, settings.staff_file, on_assignment_completed, before_assignment_closed
-    )
+) -> FastAPI:
+    """The department's app around the ``worklist`` its main.py built; it consumes events on
+    the durable queue ``<service>.inbox``."""
     # Registration's events are the word on whose visit is whose; every other is checked.
-    subscriptions = [
+    checked = [
         s
         if s.service == "registration"
-        else Subscription(s.service, s.routing_key, visit_checked(worklist, s.handler))
-        for s in subscriptions_factory(worklist)
+        else Subscription(s.service, s.routing_key, visit_checked(worklist, s.handler), s.model)
+        for s in subscriptions
     ]
     # What every department does with registration's events comes first; a department's own
     # handler for the same event runs after it, in the same transaction.
     shared = {(s.service, s.routing_key): s for s in patient_snapshot_subscriptions(worklist)}
-    for i, own in enumerate(subscriptions):
+    for i, own in enumerate(checked):
         common = shared.pop((own.service, own.routing_key), None)
         if common is not None:
-            subscriptions[i] = Subscription(
-                own.service, own.routing_key, in_turn(common.handler, own.handler)
+            checked[i] = Subscription(
+                own.service, own.routing_key, in_turn(common.handler, own.handler), own.model
             )
     snapshot_subs = list(shared.values())
-    app = create_service_app(
+
+    async def seed_roster(kernel: Kernel) -> None:
+        try:
+            async with kernel.sessionmaker() as session:
+                await worklist.seed_roster(session)
+        except Exception as exc:  # the database is not up yet: the first assignment seeds it
+            if not is_database_unavailable(exc):
+                raise
+            log.warning("duty roster not seeded yet: %s", exc)
+
+    return create_service_app(
         settings,
         metadata,
-        routers=[worklist_router(worklist), *routers_factory(worklist)],
-        consumers=[ConsumerSpec("inbox", [*snapshot_subs, *subscriptions])],
+        routers=[worklist_router(worklist), *routers],
+        consumers=[ConsumerSpec("inbox", [*snapshot_subs, *checked])],
         staff_hooks=[worklist.on_staff_change],
         background=[escalator(worklist)],
+        startup=[seed_roster],
         description=description,
     )
-    return app, worklist

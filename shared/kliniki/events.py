@@ -1,4 +1,4 @@
-"""The CloudEvents 1.0 envelope every service publishes (DESIGN.md section 2, contract).
+"""The CloudEvents 1.0 envelope every service publishes (a contract: docs/events.md).
 
 ``type`` carries the data version (``patient.registered.v1``); the routing key is the type
 without it (``patient.registered``). Consumers dispatch on the routing key and ignore envelope

@@ -1,4 +1,4 @@
-"""Every list is answered a page at a time (DESIGN.md section 5).
+"""Every list is answered a page at a time (README, "How it holds together").
 
 A list route takes ``limit`` (default 50, at most 200) and ``cursor``; its answer is the JSON
 array it always was, and when more follow, the next page's cursor comes in the

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The contract ports of DESIGN.md section 1.
+# The contract ports (the README's diagram; fixed: clients and the console rely on them).
 SERVICE_PORTS: dict[str, int] = {
     "registration": 8001,
     "triage": 8002,

@@ -127,7 +127,7 @@ class UnitOfWork:
         self.audit_records.clear()
         await self.session.rollback()
 
-    # -- Idempotency-Key (DESIGN.md section 5: retries are safe) --------------------------------
+    # -- Idempotency-Key (README, "How it holds together": retries are safe) ---------
 
     async def stored_response(
         self, key: str, method: str, path: str, fingerprint: str

@@ -74,3 +74,46 @@ def test_the_till_hears_an_overdue_payment_without_the_triage_colour() -> None:
     }
     assert frame_for("wait_time_exceeded", data, frozenset({"in_charge", "triage_nurse"})) == data
     assert frame_for("wait_time_exceeded", data, frozenset({"receptionist"})) is None
+
+
+def test_every_frame_the_notifier_sends_to_roles_goes_only_to_roles_that_may_receive_it() -> None:
+    """frames.py addresses through kliniki.access: the one place whom a frame is for is
+    decided, so what is sent and what the README's table shows cannot disagree."""
+    import datetime as dt
+
+    from notifier import frames
+
+    now = dt.datetime.now(dt.UTC)
+    sent = [
+        frames.patient_registered(
+            patient_id="p", op_number="OP1", assigned_to=None, registered_by="a", timestamp=now
+        ),
+        frames.patient_updated("p", {"triageCategory": "URGENT"}, "nurse_sarah", now),
+        frames.new_lab_request(
+            {
+                "patientId": "p",
+                "labRequestId": "l",
+                "testType": "FBC",
+                "urgency": "NORMAL",
+                "requestedBy": "dr_smith",
+            }
+        ),
+        frames.prescription_ready({"patientId": "p", "prescriptionId": "r", "medicationName": "A"}),
+        frames.patient_ready_for_payment(
+            {"patientId": "p", "visitId": "v", "totalAmount": 1, "paymentType": "CASH"}
+        ),
+        *(
+            frames.new_assignment(
+                {"assignmentType": stage.value, "patientId": "p", "priority": "NORMAL", "id": "a"}
+            )
+            for stage in Stage
+        ),
+    ]
+    for outgoing in sent:
+        assert outgoing.roles, outgoing.event
+        for role in outgoing.roles:
+            assert frame_for(outgoing.event, outgoing.data, frozenset({role})) is not None, (
+                f"{outgoing.event} is sent to {role}, who may not receive it"
+            )
+    updated = next(o for o in sent if o.event == "patient_updated")
+    assert set(updated.roles or ()) == {"triage_nurse", "clinical_officer"}

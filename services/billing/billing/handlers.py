@@ -1,39 +1,116 @@
-"""Billing's event handlers: one per consumed event type, each a use case of ``Billing``.
-
-Billing only listens: it never refuses or delays what a department does, and nothing waits
-for it. The readiness rule is evaluated after each event, whatever order they arrive in.
-"""
+"""Billing's event handlers: each reads what billing needs off one event's parsed data (its
+model in kliniki.contracts) and calls a use case of ``Billing`` with it (billing.service)."""
 
 from __future__ import annotations
 
-from billing import events
+from collections.abc import Awaitable, Callable
+
 from billing.domain import OrderKind, OrderStatus
+from billing.invoice import Cause
 from billing.service import Billing
-from kliniki.consumer import EventHandler, Subscription
+from kliniki.consumer import Subscription
+from kliniki.contracts import clinical, contract, lab, pharmacy, registration, subscribe
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 
+# What clinical reports of an order: the order's id names its kind.
+OrderNews = (
+    clinical.LabRequestCreated
+    | clinical.LabRequestCancelled
+    | clinical.PrescriptionCreated
+    | clinical.PrescriptionCancelled
+)
+
+
+def cause_of(event: CloudEvent) -> Cause:
+    return Cause(event.id, event.source.rsplit("/", 1)[-1], event.routing_key)
+
 
 def billing_subscriptions(billing: Billing) -> list[Subscription]:
-    def order(kind: OrderKind, status: OrderStatus) -> EventHandler:
-        async def handler(uow: UnitOfWork, event: CloudEvent) -> None:
-            await billing.order_reported(uow, event, kind, status)
+    async def registration_news(
+        uow: UnitOfWork,
+        event: CloudEvent,
+        data: registration.PatientRegistered | registration.VisitData,
+    ) -> None:
+        """Whom to bill and how the visit is paid: a new patient's first visit is at version 1,
+        paid as their insurance says; a visit's own events carry its version and status."""
+        if isinstance(data, registration.PatientRegistered):
+            version, payment_type, status = 1, data.insurance_type, None
+        else:
+            version, payment_type, status = data.version, data.payment_type, data.status
+        await billing.visit_changed(
+            uow,
+            data.visit_id,
+            data.patient_id,
+            visit_version=version,
+            payment_type=payment_type,
+            visit_status=status,
+            cause=f"on registration {event.routing_key}",
+        )
+
+    async def consultation_completed(
+        uow: UnitOfWork, event: CloudEvent, data: clinical.ConsultationCompleted
+    ) -> None:
+        await billing.consultation_completed(
+            uow,
+            data.visit_id,
+            data.patient_id,
+            lab_request_ids=data.lab_request_ids,
+            prescription_ids=data.prescription_ids,
+            completed_at=data.completed_at,
+            cause=cause_of(event),
+        )
+
+    def order(
+        status: OrderStatus,
+    ) -> Callable[[UnitOfWork, CloudEvent, OrderNews], Awaitable[None]]:
+        async def handler(uow: UnitOfWork, event: CloudEvent, data: OrderNews) -> None:
+            if isinstance(data, clinical.LabRequestCreated | clinical.LabRequestCancelled):
+                kind, order_id = OrderKind.LAB_REQUEST, data.lab_request_id
+            else:
+                kind, order_id = OrderKind.PRESCRIPTION, data.prescription_id
+            await billing.order_reported(
+                uow, data.visit_id, data.patient_id, order_id=order_id, kind=kind, status=status
+            )
 
         return handler
 
-    lab, rx = OrderKind.LAB_REQUEST, OrderKind.PRESCRIPTION
+    async def order_fulfilled(
+        uow: UnitOfWork,
+        event: CloudEvent,
+        data: lab.LabRequestCompleted | pharmacy.PrescriptionDispensed,
+    ) -> None:
+        """A test reported or a medication dispensed: billed as its test type or medication."""
+        if isinstance(data, lab.LabRequestCompleted):
+            kind, order_id = OrderKind.LAB_REQUEST, data.lab_request_id
+            code, name = data.test_type, data.test_name
+        else:
+            kind, order_id = OrderKind.PRESCRIPTION, data.prescription_id
+            code = name = data.medication_name
+        await billing.order_fulfilled(
+            uow,
+            data.visit_id,
+            data.patient_id,
+            order_id=order_id,
+            kind=kind,
+            code=code,
+            name=name,
+            cause=cause_of(event),
+        )
+
+    pending, cancelled = order(OrderStatus.PENDING), order(OrderStatus.CANCELLED)
     return [
-        # These two also keep the patient snapshot (the department's shared handler for them
-        # is replaced by these).
-        Subscription("registration", events.PATIENT_REGISTERED, billing.visit_changed),
-        Subscription("registration", events.VISIT_OPENED, billing.visit_changed),
-        Subscription("registration", events.VISIT_UPDATED, billing.visit_changed),
-        Subscription("registration", events.VISIT_COMPLETED, billing.visit_changed),
-        Subscription("clinical", events.CONSULTATION_COMPLETED, billing.consultation_completed),
-        Subscription("clinical", events.LAB_REQUEST_CREATED, order(lab, OrderStatus.PENDING)),
-        Subscription("clinical", events.LAB_REQUEST_CANCELLED, order(lab, OrderStatus.CANCELLED)),
-        Subscription("clinical", events.PRESCRIPTION_CREATED, order(rx, OrderStatus.PENDING)),
-        Subscription("clinical", events.PRESCRIPTION_CANCELLED, order(rx, OrderStatus.CANCELLED)),
-        Subscription("lab", events.LAB_REQUEST_COMPLETED, billing.lab_test_done),
-        Subscription("pharmacy", events.PRESCRIPTION_DISPENSED, billing.medication_dispensed),
+        # These also keep the patient snapshot (the department's shared handler for them runs
+        # first, kliniki.department).
+        subscribe(contract("registration", registration.PATIENT_REGISTERED), registration_news),
+        subscribe(contract("registration", registration.VISIT_OPENED), registration_news),
+        subscribe(contract("registration", registration.VISIT_UPDATED), registration_news),
+        subscribe(contract("registration", registration.VISIT_COMPLETED), registration_news),
+        subscribe(contract("clinical", clinical.CONSULTATION_COMPLETED), consultation_completed),
+        subscribe(contract("clinical", clinical.LAB_REQUEST_CREATED), pending),
+        subscribe(contract("clinical", clinical.LAB_REQUEST_CANCELLED), cancelled),
+        subscribe(contract("clinical", clinical.PRESCRIPTION_CREATED), pending),
+        subscribe(contract("clinical", clinical.PRESCRIPTION_CANCELLED), cancelled),
+        subscribe(contract("lab", lab.LAB_REQUEST_COMPLETED), order_fulfilled),
+        subscribe(contract("pharmacy", pharmacy.PRESCRIPTION_DISPENSED), order_fulfilled),
     ]

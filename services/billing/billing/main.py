@@ -11,18 +11,19 @@ from billing.models import Base, worklist_models
 from billing.service import Billing
 from kliniki.department import create_department_app
 from kliniki.settings import ServiceSettings
+from kliniki.worklist.service import Worklist
 
 
 def create_app() -> FastAPI:
     settings = ServiceSettings(service_name="billing")
     # Loaded once at start: a malformed price list stops the service instead of misbilling.
     prices = PriceList.from_file(settings.price_list_file)
-    app, _ = create_department_app(
-        "billing",
+    billing = Billing(prices, Worklist(worklist_models, settings.staff_file))
+    return create_department_app(
+        settings,
         Base.metadata,
-        worklist_models,
-        routers_factory=lambda worklist: [billing_router(Billing(prices, worklist))],
-        subscriptions_factory=lambda worklist: billing_subscriptions(Billing(prices, worklist)),
+        billing.worklist,
+        routers=[billing_router(billing)],
+        subscriptions=billing_subscriptions(billing),
         description="Charges, the invoice of a visit, payments, closing the visit.",
     )
-    return app

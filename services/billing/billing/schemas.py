@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, PlainSerializer, field_validator
+from pydantic import Field, field_validator
 
 from billing.domain import (
     ChargeKind,
@@ -19,9 +19,8 @@ from billing.domain import (
     PaymentStatus,
     check_amount,
 )
+from kliniki.contracts.billing import Money
 from kliniki.schemas import ApiModel, ClinicalText, StrictApiModel
-
-Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class ChargeOut(ApiModel):

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from clinical import service
 from clinical.domain import orderable_tests, search_icd10
-from clinical.models import LabRequest, Prescription
 from clinical.schemas import (
     DiagnosisCreate,
     DiagnosisOut,
@@ -97,7 +96,7 @@ def clinical_router(settings: ServiceSettings) -> APIRouter:
     ) -> dict[str, Any]:
         out = await service.cancel_order(
             uow,
-            Prescription,
+            service.PRESCRIPTION_ORDERS,
             patient_id,
             prescription_id,
             body,
@@ -117,7 +116,7 @@ def clinical_router(settings: ServiceSettings) -> APIRouter:
     ) -> dict[str, Any]:
         out = await service.cancel_order(
             uow,
-            LabRequest,
+            service.LAB_ORDERS,
             patient_id,
             lab_request_id,
             body,

@@ -17,6 +17,18 @@ class DiagnosisStatus(StrEnum):
     RULED_OUT = "RULED_OUT"
 
 
+class PrescriptionStatus(StrEnum):
+    ACTIVE = "ACTIVE"  # prescribed, not dispensed yet
+    DISPENSED = "DISPENSED"
+    CANCELLED = "CANCELLED"
+
+
+class LabRequestStatus(StrEnum):
+    REQUESTED = "REQUESTED"  # ordered, results not reported yet
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
 class Urgency(StrEnum):
     URGENT = "URGENT"
     NORMAL = "NORMAL"

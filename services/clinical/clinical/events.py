@@ -1,10 +1,34 @@
-"""The events clinical publishes on ``clinical.events`` (besides the worklist's)."""
+"""The events clinical publishes (besides the worklist's): their models and routing keys live
+in ``kliniki.contracts.clinical``, where the consumers import them too."""
 
 from __future__ import annotations
 
-DIAGNOSIS_ADDED = "diagnosis.added"
-PRESCRIPTION_CREATED = "prescription.created"
-PRESCRIPTION_CANCELLED = "prescription.cancelled"
-LAB_REQUEST_CREATED = "lab_request.created"
-LAB_REQUEST_CANCELLED = "lab_request.cancelled"
-CONSULTATION_COMPLETED = "consultation.completed"
+from kliniki.contracts.clinical import (
+    CONSULTATION_COMPLETED,
+    DIAGNOSIS_ADDED,
+    LAB_REQUEST_CANCELLED,
+    LAB_REQUEST_CREATED,
+    PRESCRIPTION_CANCELLED,
+    PRESCRIPTION_CREATED,
+    ConsultationCompleted,
+    DiagnosisAdded,
+    LabRequestCancelled,
+    LabRequestCreated,
+    PrescriptionCancelled,
+    PrescriptionCreated,
+)
+
+__all__ = [
+    "CONSULTATION_COMPLETED",
+    "DIAGNOSIS_ADDED",
+    "LAB_REQUEST_CANCELLED",
+    "LAB_REQUEST_CREATED",
+    "PRESCRIPTION_CANCELLED",
+    "PRESCRIPTION_CREATED",
+    "ConsultationCompleted",
+    "DiagnosisAdded",
+    "LabRequestCancelled",
+    "LabRequestCreated",
+    "PrescriptionCancelled",
+    "PrescriptionCreated",
+]

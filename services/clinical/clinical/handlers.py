@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from clinical.models import FollowUp, LabRequest, Prescription, TriageFindings, VisitRecord
+from clinical import service
+from clinical.models import FollowUp, TriageFindings, VisitRecord
 from kliniki.consumer import Subscription
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
@@ -46,42 +47,37 @@ def handoff_subscriptions(worklist: Worklist) -> list[Subscription]:
         if findings is not None:
             findings.completed = True
         data = event.data
-        complaint = data.get("chiefComplaint") or "no complaint recorded"
-        await worklist.place(
+        await service.take_over_from_triage(
             uow,
+            worklist,
             patient_id=data["patientId"],
             visit_id=data["visitId"],
             priority=Priority(data["priority"]),
-            reason=f"triaged as {data['triageCategory']} - {complaint}",
-            cause="triage completed",
+            triage_category=data["triageCategory"],
+            chief_complaint=data.get("chiefComplaint"),
         )
 
     async def on_lab_completed(uow: UnitOfWork, event: CloudEvent) -> None:
         data = event.data
-        request = await uow.session.get(LabRequest, data["labRequestId"], with_for_update=True)
-        if request is None or request.status == "COMPLETED":
-            return
-        request.status = "COMPLETED"
-        request.results = data.get("results")
-        request.results_critical = data.get("critical")
-        request.result_notes = data.get("notes")
-        request.completed_by = data.get("completedBy")
-        request.completed_at = (
-            dt.datetime.fromisoformat(data["completedAt"])
+        await service.record_lab_results(
+            uow,
+            data["labRequestId"],
+            results=data.get("results"),
+            critical=data.get("critical"),
+            notes=data.get("notes"),
+            completed_by=data.get("completedBy"),
+            completed_at=dt.datetime.fromisoformat(data["completedAt"])
             if data.get("completedAt")
-            else event.time
+            else event.time,
         )
 
     async def on_dispensed(uow: UnitOfWork, event: CloudEvent) -> None:
-        data = event.data
-        prescription = await uow.session.get(
-            Prescription, data["prescriptionId"], with_for_update=True
+        await service.record_dispensed(
+            uow,
+            event.data["prescriptionId"],
+            dispensed_by=event.data.get("dispensedBy"),
+            dispensed_at=event.time,
         )
-        if prescription is None or prescription.status == "DISPENSED":
-            return
-        prescription.status = "DISPENSED"
-        prescription.dispensed_by = data.get("dispensedBy")
-        prescription.dispensed_at = event.time
 
     return [
         *visit_record_subscriptions(),

@@ -10,17 +10,17 @@ from clinical.models import Base, worklist_models
 from clinical.service import complete_consultation
 from kliniki.department import create_department_app
 from kliniki.settings import ServiceSettings
+from kliniki.worklist.service import Worklist
 
 
 def create_app() -> FastAPI:
     settings = ServiceSettings(service_name="clinical")
-    app, _ = create_department_app(
-        "clinical",
+    worklist = Worklist(worklist_models, settings.staff_file, on_completed=complete_consultation)
+    return create_department_app(
+        settings,
         Base.metadata,
-        worklist_models,
-        routers_factory=lambda _: [clinical_router(settings), fhir_router(), icd10_router()],
-        subscriptions_factory=handoff_subscriptions,
-        on_assignment_completed=complete_consultation,
+        worklist,
+        routers=[clinical_router(settings), fhir_router(), icd10_router()],
+        subscriptions=handoff_subscriptions(worklist),
         description="Consultations: ICD-10 diagnoses, prescriptions, lab requests, the worklist.",
     )
-    return app

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinical import events, fhir
-from clinical.domain import icd10_description
+from clinical.domain import LabRequestStatus, PrescriptionStatus, icd10_description
 from clinical.models import (
     Diagnosis,
     FollowUp,
@@ -30,14 +32,16 @@ from clinical.schemas import (
     PrescriptionOut,
     TriageFindingsOut,
 )
-from kliniki.db import load
-from kliniki.problems import Conflict, InvalidInput, NotFound, check_version
+from kliniki.problems import Conflict, InvalidInput, NotFound
+from kliniki.records import edit
 from kliniki.uow import UnitOfWork
-from kliniki.worklist.service import check_patient_visit
+from kliniki.worklist.domain import Priority, priority_of
+from kliniki.worklist.service import Worklist, check_patient_visit
 
 PatientSnapshot = worklist_models.PatientSnapshot
 PatientVisit = worklist_models.PatientVisit
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
+CANCELLED = "CANCELLED"  # an order's status once cancelled, whichever kind
 
 
 async def current_visit(session: AsyncSession, patient_id: str, visit_id: str | None) -> str:
@@ -57,13 +61,14 @@ async def current_visit(session: AsyncSession, patient_id: str, visit_id: str | 
 async def visit_priority(session: AsyncSession, visit_id: str) -> str:
     findings = await session.get(TriageFindings, visit_id)
     category = findings.triage_category if findings else None
-    return "NORMAL" if category in (None, "NORMAL") else "URGENT"
+    return priority_of(category).value
 
 
 async def _record_created(
     uow: UnitOfWork,
     record: Diagnosis | Prescription | LabRequest,
     out_model: type[OutModel],
+    event: type[BaseModel],
     routing_key: str,
     resource: str,
     id_field: str,
@@ -75,7 +80,9 @@ async def _record_created(
     out = out_model.model_validate(record)
     await uow.publish(
         routing_key,
-        {**out.model_dump(mode="json", by_alias=True), id_field: record.id, **extra},
+        event.model_validate(
+            {**out.model_dump(mode="json", by_alias=True), id_field: record.id, **extra}
+        ),
         subject=record.patient_id,
         visit_id=record.visit_id,
     )
@@ -95,7 +102,13 @@ async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate)
         diagnosed_by=uow.actor_id,
     )
     return await _record_created(
-        uow, diagnosis, DiagnosisOut, events.DIAGNOSIS_ADDED, "DIAGNOSIS", "diagnosisId"
+        uow,
+        diagnosis,
+        DiagnosisOut,
+        events.DiagnosisAdded,
+        events.DIAGNOSIS_ADDED,
+        "DIAGNOSIS",
+        "diagnosisId",
     )
 
 
@@ -117,6 +130,7 @@ async def add_prescription(
         uow,
         prescription,
         PrescriptionOut,
+        events.PrescriptionCreated,
         events.PRESCRIPTION_CREATED,
         "PRESCRIPTION",
         "prescriptionId",
@@ -141,55 +155,143 @@ async def add_lab_request(
         requested_by=uow.actor_id,
     )
     return await _record_created(
-        uow, request, LabRequestOut, events.LAB_REQUEST_CREATED, "LAB_REQUEST", "labRequestId"
+        uow,
+        request,
+        LabRequestOut,
+        events.LabRequestCreated,
+        events.LAB_REQUEST_CREATED,
+        "LAB_REQUEST",
+        "labRequestId",
     )
+
+
+@dataclass(frozen=True)
+class OrderKind:
+    """What differs between cancelling a prescription and a lab request."""
+
+    model: type[Prescription] | type[LabRequest]
+    out_model: type[PrescriptionOut] | type[LabRequestOut]
+    resource: str  # the audit log's name for it
+    open_status: str  # the one status in which it may still be cancelled
+    cancelled_event: str
+    cancelled_model: type[events.PrescriptionCancelled] | type[events.LabRequestCancelled]
+    id_field: str  # the order's id in the event
+
+
+PRESCRIPTION_ORDERS = OrderKind(
+    Prescription,
+    PrescriptionOut,
+    "PRESCRIPTION",
+    PrescriptionStatus.ACTIVE.value,
+    events.PRESCRIPTION_CANCELLED,
+    events.PrescriptionCancelled,
+    "prescriptionId",
+)
+LAB_ORDERS = OrderKind(
+    LabRequest,
+    LabRequestOut,
+    "LAB_REQUEST",
+    LabRequestStatus.REQUESTED.value,
+    events.LAB_REQUEST_CANCELLED,
+    events.LabRequestCancelled,
+    "labRequestId",
+)
 
 
 async def cancel_order(
     uow: UnitOfWork,
-    model: type[Prescription] | type[LabRequest],
+    kind: OrderKind,
     patient_id: str,
     order_id: str,
     body: OrderCancel,
     expected_version: int | None,
 ) -> dict[str, Any]:
-    order = await load(uow.session, model, order_id, "order", for_update=True)
+    change = await edit(
+        uow, kind.model, order_id, "order", kind.out_model.model_validate, kind.resource
+    )
+    order = change.record
     if order.patient_id != patient_id:
         raise NotFound(f"no order {order_id} for patient {patient_id}")
-    out_model = PrescriptionOut if model is Prescription else LabRequestOut
-    before = out_model.model_validate(order)
-    check_version(expected_version, order.version, before.model_dump(mode="json", by_alias=True))
-    open_status = "ACTIVE" if model is Prescription else "REQUESTED"
-    if order.status != open_status:
+    change.check_version(expected_version)
+    if order.status != kind.open_status:
         raise Conflict(
-            f"the order is {order.status} and can no longer be cancelled",
-            current=before.model_dump(mode="json", by_alias=True),
+            f"the order is {order.status} and can no longer be cancelled", current=change.current
         )
-    order.status = "CANCELLED"
-    await uow.session.flush()
-    after = out_model.model_validate(order)
-    is_prescription = model is Prescription
-    await uow.publish(
-        events.PRESCRIPTION_CANCELLED if is_prescription else events.LAB_REQUEST_CANCELLED,
-        {
-            "prescriptionId" if is_prescription else "labRequestId": order.id,
-            "patientId": patient_id,
-            "visitId": order.visit_id,
-            "cancelledBy": uow.actor_id,
-            "reason": body.reason,
-        },
-        subject=patient_id,
-        visit_id=order.visit_id,
-    )
-    await uow.audit(
+    order.status = CANCELLED
+    after = await change.save(
         "CANCEL",
-        "PRESCRIPTION" if is_prescription else "LAB_REQUEST",
-        order.id,
-        before=before,
-        after=after,
+        event=kind.cancelled_event,
+        data=lambda _: kind.cancelled_model.model_validate(
+            {
+                kind.id_field: order.id,
+                "patientId": patient_id,
+                "visitId": order.visit_id,
+                "cancelledBy": uow.actor_id,
+                "reason": body.reason,
+            }
+        ),
         details=body.reason,
     )
     return after.model_dump(mode="json", by_alias=True)
+
+
+# -- what the other departments report -----------------------------------------------------------
+
+
+async def take_over_from_triage(
+    uow: UnitOfWork,
+    worklist: Worklist,
+    *,
+    patient_id: str,
+    visit_id: str,
+    priority: Priority,
+    triage_category: str,
+    chief_complaint: str | None,
+) -> None:
+    """Triage handed the patient over: onto the consultation worklist, most urgent first."""
+    complaint = chief_complaint or "no complaint recorded"
+    await worklist.place(
+        uow,
+        patient_id=patient_id,
+        visit_id=visit_id,
+        priority=priority,
+        reason=f"triaged as {triage_category} - {complaint}",
+        cause="triage completed",
+    )
+
+
+async def record_lab_results(
+    uow: UnitOfWork,
+    lab_request_id: str,
+    *,
+    results: Any,
+    critical: bool | None,
+    notes: str | None,
+    completed_by: str | None,
+    completed_at: dt.datetime,
+) -> None:
+    """The lab reported: the request is completed with its results (once)."""
+    request = await uow.session.get(LabRequest, lab_request_id, with_for_update=True)
+    if request is None or request.status == LabRequestStatus.COMPLETED:
+        return
+    request.status = LabRequestStatus.COMPLETED.value
+    request.results = results
+    request.results_critical = critical
+    request.result_notes = notes
+    request.completed_by = completed_by
+    request.completed_at = completed_at
+
+
+async def record_dispensed(
+    uow: UnitOfWork, prescription_id: str, *, dispensed_by: str | None, dispensed_at: dt.datetime
+) -> None:
+    """The pharmacy dispensed the prescription (once)."""
+    prescription = await uow.session.get(Prescription, prescription_id, with_for_update=True)
+    if prescription is None or prescription.status == PrescriptionStatus.DISPENSED:
+        return
+    prescription.status = PrescriptionStatus.DISPENSED.value
+    prescription.dispensed_by = dispensed_by
+    prescription.dispensed_at = dispensed_at
 
 
 async def patient_record(session: AsyncSession, patient_id: str) -> PatientRecord:
@@ -241,17 +343,19 @@ async def complete_consultation(uow: UnitOfWork, assignment: Any) -> None:
     labs, prescriptions = await of_visit(LabRequest), await of_visit(Prescription)
     await uow.publish(
         events.CONSULTATION_COMPLETED,
-        {
-            "patientId": assignment.patient_id,
-            "visitId": visit_id,
-            "completedBy": uow.actor_id,
-            "completedAt": dt.datetime.now(dt.UTC),
-            "diagnosisCodes": [d.diagnosis_code for d in diagnoses],
-            "labRequestIds": [lr.id for lr in labs if lr.status != "CANCELLED"],
-            "prescriptionIds": [p.id for p in prescriptions if p.status != "CANCELLED"],
-            "pendingLabRequests": sum(lr.status == "REQUESTED" for lr in labs),
-            "pendingPrescriptions": sum(p.status == "ACTIVE" for p in prescriptions),
-        },
+        events.ConsultationCompleted(
+            patient_id=assignment.patient_id,
+            visit_id=visit_id,
+            completed_by=uow.actor_id,
+            completed_at=dt.datetime.now(dt.UTC),
+            diagnosis_codes=[d.diagnosis_code for d in diagnoses],
+            lab_request_ids=[lr.id for lr in labs if lr.status != CANCELLED],
+            prescription_ids=[p.id for p in prescriptions if p.status != CANCELLED],
+            pending_lab_requests=sum(lr.status == LAB_ORDERS.open_status for lr in labs),
+            pending_prescriptions=sum(
+                p.status == PRESCRIPTION_ORDERS.open_status for p in prescriptions
+            ),
+        ),
         subject=assignment.patient_id,
         visit_id=visit_id,
     )

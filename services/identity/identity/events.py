@@ -1,26 +1,22 @@
-"""The events identity publishes on ``identity.events`` (data of version 1).
-
-Every service keeps its own staff directory from these (event-carried state transfer): who
-exists, their name and roles, and whether they may still sign in. Never a password or a hash.
-"""
+"""The events identity publishes on ``identity.events``: their model and routing keys live in
+``kliniki.contracts.identity``, where every service's staff directory imports them too."""
 
 from __future__ import annotations
 
-from kliniki.schemas import ApiModel
+from kliniki.contracts.identity import (
+    STAFF_CREATED,
+    STAFF_DEACTIVATED,
+    STAFF_EVENTS,
+    STAFF_REACTIVATED,
+    STAFF_UPDATED,
+    StaffData,
+)
 
-STAFF_CREATED = "staff.created"
-STAFF_UPDATED = "staff.updated"  # name or roles changed
-STAFF_DEACTIVATED = "staff.deactivated"  # a leaver: refused everywhere from now on
-STAFF_REACTIVATED = "staff.reactivated"
-
-STAFF_EVENTS = (STAFF_CREATED, STAFF_UPDATED, STAFF_DEACTIVATED, STAFF_REACTIVATED)
-
-
-class StaffData(ApiModel):
-    """A staff member as every service keeps them."""
-
-    user_id: str
-    name: str
-    roles: list[str]
-    active: bool
-    version: int
+__all__ = [
+    "STAFF_CREATED",
+    "STAFF_DEACTIVATED",
+    "STAFF_EVENTS",
+    "STAFF_REACTIVATED",
+    "STAFF_UPDATED",
+    "StaffData",
+]

@@ -41,7 +41,13 @@ def lab_router(worklist: Worklist, catalogue: Catalogue) -> APIRouter:
         patient_id: Annotated[str | None, Query(alias="patientId")] = None,
     ) -> JSONResponse:
         """A patient's or a visit's lab requests, or the open ones (the bench); reads audited."""
-        found = await service.list_lab_requests(uow.session, status, visit_id, patient_id, page)
+        found = await service.LAB_ORDERS.listing(
+            uow.session,
+            page,
+            status=status.value if status else None,
+            patient_id=patient_id,
+            visit_id=visit_id,
+        )
         await uow.audit_reads("LAB_REQUEST", found.items, details="GET /lab-requests")
         await uow.commit()
         return answer(principal, "LAB_REQUEST", found.items, page=found, request=request)
@@ -51,7 +57,7 @@ def lab_router(worklist: Worklist, catalogue: Catalogue) -> APIRouter:
         request_id: str, principal: ClinicalReader, uow: UoW
     ) -> JSONResponse:
         """A lab request with its results; the read is audited."""
-        out = service.lab_request_out(await service.get_lab_request(uow.session, request_id))
+        out = await service.LAB_ORDERS.read(uow.session, request_id)
         await uow.audit_reads("LAB_REQUEST", out, details="GET /lab-requests/{id}")
         await uow.commit()
         return answer(principal, "LAB_REQUEST", out)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kliniki.department import create_department_app
 from kliniki.settings import ServiceSettings
+from kliniki.worklist.service import Worklist
 from lab.api import lab_router
 from lab.domain import Catalogue
 from lab.handlers import order_subscriptions
@@ -17,13 +18,14 @@ def create_app() -> FastAPI:
     settings = ServiceSettings(service_name="lab")
     # Loaded once at start: a malformed catalogue stops the service instead of misflagging.
     catalogue = Catalogue.from_file(settings.lab_catalogue_file)
-    app, _ = create_department_app(
-        "lab",
+    worklist = Worklist(
+        worklist_models, settings.staff_file, before_close=LAB_ORDERS.refuse_closing_while_open
+    )
+    return create_department_app(
+        settings,
         Base.metadata,
-        worklist_models,
-        routers_factory=lambda worklist: [lab_router(worklist, catalogue)],
-        subscriptions_factory=lambda worklist: order_subscriptions(worklist, catalogue),
-        before_assignment_closed=LAB_ORDERS.refuse_closing_while_open,
+        worklist,
+        routers=[lab_router(worklist, catalogue)],
+        subscriptions=order_subscriptions(worklist, catalogue),
         description="The lab worklist, results with reference ranges and abnormal/critical flags.",
     )
-    return app

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from kliniki.db import load, utcnow
+from kliniki.db import utcnow
 from kliniki.events import CloudEvent
-from kliniki.paging import Page, PageRequest
-from kliniki.problems import Conflict, InvalidInput, check_version
+from kliniki.problems import Conflict, InvalidInput
+from kliniki.records import edit
 from kliniki.uow import UnitOfWork
-from kliniki.worklist.orders import Orders, order_priority, ordered_at
+from kliniki.worklist.domain import priority_of
+from kliniki.worklist.orders import Orders, ordered_at
 from kliniki.worklist.service import Worklist
 from lab import events
 from lab.domain import (
@@ -70,6 +68,8 @@ LAB_ORDERS = Orders(
     fulfilled_status=LabRequestStatus.COMPLETED.value,
     describe=lambda r: f"{r.test_name} ordered by {r.requested_by}",
     to_out=lab_request_out,
+    priority_column="urgency",
+    ordered_at_column="requested_at",
 )
 
 
@@ -114,7 +114,7 @@ async def receive_lab_request(
         return  # the same order announced again under a new event id
     snapshot = await LAB_ORDERS.known_patient(worklist, uow.session, data["patientId"])
     test = catalogue.get(data["testType"])
-    priority = order_priority(data.get("urgency"))
+    priority = priority_of(data.get("urgency"))
     requested_by = data.get("requestedBy") or event.actorid or "unknown"
     request = LabRequest(
         id=data["labRequestId"],
@@ -151,31 +151,6 @@ async def cancel_lab_request(uow: UnitOfWork, worklist: Worklist, event: CloudEv
 
 
 # -- reading -------------------------------------------------------------------------------------
-
-
-async def get_lab_request(
-    session: AsyncSession, request_id: str, *, for_update: bool = False
-) -> LabRequest:
-    return await load(session, LabRequest, request_id, "lab request", for_update=for_update)
-
-
-async def list_lab_requests(
-    session: AsyncSession,
-    status: LabRequestStatus | None,
-    visit_id: str | None,
-    patient_id: str | None,
-    page: PageRequest,
-) -> Page:
-    """Urgent first, then in order of arrival: the order the bench works in."""
-    urgent_first = case((LabRequest.urgency == "URGENT", 0), else_=1)
-    return await LAB_ORDERS.listing(
-        session,
-        [urgent_first, LabRequest.requested_at, LabRequest.id],
-        page,
-        status=status.value if status else None,
-        patient_id=patient_id,
-        visit_id=visit_id,
-    )
 
 
 # -- results ---------------------------------------------------------------------------------------
@@ -245,14 +220,13 @@ async def update_lab_request(
     expected_version: int | None,
 ) -> LabRequestOut:
     """updateLabRequest: start, enter results, complete (reported to the clinician)."""
-    request = await get_lab_request(uow.session, request_id, for_update=True)
-    before = lab_request_out(request)
-    current = before.model_dump(mode="json", by_alias=True)
-    check_version(expected_version, request.version, current)
+    change = await edit(uow, LabRequest, request_id, "lab request", lab_request_out, "LAB_REQUEST")
+    request, before = change.record, change.before
+    change.check_version(expected_version)
     try:
         check_status_change(request.status, body.status)
     except ValueError as exc:
-        raise Conflict(str(exc), current=current) from exc
+        raise Conflict(str(exc), current=change.current) from exc
     if body.status is None and not body.results and "notes" not in body.model_fields_set:
         raise InvalidInput("body", "send status, results or notes")
 
@@ -278,63 +252,27 @@ async def update_lab_request(
     request.critical = any(r.flag in CRITICAL_FLAGS for r in request.results)
     # Results live in their own table; touching the request bumps its version for them too.
     request.updated_at = now
-    await uow.session.flush()
-    after = lab_request_out(request)
-    if completing:
-        await _report(uow, request, after)
-        await LAB_ORDERS.settle_visit(uow, worklist, request.visit_id)
-    else:
-        await _announce_progress(uow, request, changed)
-    await uow.audit(
-        "COMPLETE" if completing else "UPDATE",
-        "LAB_REQUEST",
-        request.id,
-        before=before,
-        after=after,
-    )
+    if not completing:
+        return await change.save(
+            "UPDATE",
+            event=events.LAB_REQUEST_UPDATED,
+            data=lambda after: events.LabRequestUpdated.model_validate(
+                {
+                    **after.model_dump(),
+                    "lab_request_id": request.id,
+                    "changed_fields": changed,
+                    "updated_by": uow.actor_id,
+                }
+            ),
+        )
+    after = await change.save("COMPLETE", event=events.LAB_REQUEST_COMPLETED, data=_report)
+    await LAB_ORDERS.settle_visit(uow, worklist, request.visit_id)
     return after
 
 
-async def _announce_progress(uow: UnitOfWork, request: LabRequest, changed: list[str]) -> None:
-    await uow.publish(
-        events.LAB_REQUEST_UPDATED,
-        events.LabRequestUpdated(
-            lab_request_id=request.id,
-            patient_id=request.patient_id,
-            visit_id=request.visit_id,
-            test_type=request.test_type,
-            status=request.status,
-            changed_fields=changed,
-            updated_by=uow.actor_id,
-            version=request.version,
-        ),
-        subject=request.patient_id,
-        visit_id=request.visit_id,
-    )
-
-
-async def _report(uow: UnitOfWork, request: LabRequest, out: LabRequestOut) -> None:
+def _report(out: LabRequestOut) -> events.LabRequestCompleted:
     """The results go to the clinician: URGENT when ordered so or when a value is critical."""
-    assert request.completed_by is not None and request.completed_at is not None
-    await uow.publish(
-        events.LAB_REQUEST_COMPLETED,
-        events.LabRequestCompleted(
-            lab_request_id=request.id,
-            patient_id=request.patient_id,
-            visit_id=request.visit_id,
-            patient_name=request.patient_name,
-            op_number=request.op_number,
-            test_type=request.test_type,
-            test_name=request.test_name,
-            results=out.results,
-            critical=request.critical,
-            urgency=reported_urgency(request.urgency, request.critical),
-            notes=request.notes,
-            requested_by=request.requested_by,
-            completed_by=request.completed_by,
-            completed_at=request.completed_at,
-            version=request.version,
-        ),
-        subject=request.patient_id,
-        visit_id=request.visit_id,
+    urgency = reported_urgency(out.urgency, out.critical)
+    return events.LabRequestCompleted.model_validate(
+        {**out.model_dump(), "lab_request_id": out.id, "urgency": urgency}
     )

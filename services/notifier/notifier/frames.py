@@ -10,9 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from kliniki.access import STAGE_ROLE, Role, Stage
-
-ALL_ROLES = tuple(sorted(r.value for r in Role))
+from kliniki.access import Stage, frame_addressees
 
 # How a message names what the patient is waiting for, per worklist.
 STAGE_PURPOSE = {
@@ -56,7 +54,7 @@ def patient_registered(
             "registeredBy": registered_by,
             "timestamp": timestamp.isoformat(),
         },
-        roles=ALL_ROLES,
+        roles=frame_addressees("patient_registered"),
     )
 
 
@@ -79,10 +77,7 @@ def new_assignment(assignment: dict[str, Any]) -> Outgoing:
     }
     if assignee:
         return Outgoing("new_assignment", data, user_id=assignee)
-    return Outgoing("new_assignment", data, roles=(STAGE_ROLE[stage].value,))
-
-
-CLINICAL_TEAM = ("clinical_officer", "triage_nurse")
+    return Outgoing("new_assignment", data, roles=frame_addressees("new_assignment", stage))
 
 
 def patient_updated(
@@ -97,7 +92,7 @@ def patient_updated(
             "updatedBy": updated_by,
             "timestamp": timestamp.isoformat(),
         },
-        roles=CLINICAL_TEAM,
+        roles=frame_addressees("patient_updated"),
     )
 
 
@@ -127,7 +122,7 @@ def new_lab_request(data: dict[str, Any]) -> Outgoing:
             "requestedBy": data["requestedBy"],
             "notes": data.get("notes"),
         },
-        roles=("lab_technician",),
+        roles=frame_addressees("new_lab_request"),
     )
 
 
@@ -164,7 +159,7 @@ def prescription_ready(data: dict[str, Any]) -> Outgoing:
             "medicationName": data["medicationName"],
             "status": "READY_FOR_DISPENSING",
         },
-        roles=("pharmacist",),
+        roles=frame_addressees("prescription_ready"),
     )
 
 
@@ -182,7 +177,7 @@ def prescription_updated(data: dict[str, Any], timestamp: dt.datetime) -> Outgoi
             "dosage": data.get("dosage"),
             "dispensingNotes": data.get("dispensingNotes"),
         },
-        roles=ALL_ROLES,
+        roles=frame_addressees("prescription_updated"),
     )
 
 
@@ -196,7 +191,7 @@ def patient_ready_for_payment(data: dict[str, Any]) -> Outgoing:
             "paymentType": data["paymentType"],
             "services": data.get("services", []),
         },
-        roles=("cashier",),
+        roles=frame_addressees("patient_ready_for_payment"),
     )
 
 
@@ -241,7 +236,7 @@ def follow_up_scheduled(data: dict[str, Any]) -> Outgoing:
     }
     if data.get("clinicianId"):
         return Outgoing("follow_up_scheduled", frame, user_id=data["clinicianId"])
-    return Outgoing("follow_up_scheduled", frame, roles=("clinical_officer",))
+    return Outgoing("follow_up_scheduled", frame, roles=frame_addressees("follow_up_scheduled"))
 
 
 def wait_time_exceeded(data: dict[str, Any]) -> Outgoing:
@@ -265,5 +260,5 @@ def wait_time_exceeded(data: dict[str, Any]) -> Outgoing:
             "message": f"URGENT: {label} has waited{again} {minutes:g} min for "
             f"{STAGE_PURPOSE[stage]} (target {target:g} min)",
         },
-        roles=(STAGE_ROLE[stage].value, Role.IN_CHARGE.value),
+        roles=frame_addressees("wait_time_exceeded", stage),
     )

@@ -2,7 +2,7 @@
 
 A ``PresenceBoard`` holds what this replica's sockets announced (``entity_edit_start``,
 ``typing_start``) and what the other replicas told it (``on_gossip``), and sends the frames of
-DESIGN.md section 6 to its own sockets whenever the merged picture changes:
+services/notifier/README.md to its own sockets whenever the merged picture changes:
 
 - ``presence_state`` to a socket that opens an entity: every member, including the opener;
 - ``presence_diff`` to the others in the room: ``joins`` (also a change of mode: joins are

@@ -1,4 +1,4 @@
-"""The WebSocket endpoint ``/ws`` (DESIGN.md section 6, contract).
+"""The WebSocket endpoint ``/ws`` (a contract: services/notifier/README.md).
 
 Connect with the token in the ``Sec-WebSocket-Protocol`` header (what a browser can send:
 ``new WebSocket(url, ["kliniki.bearer", token])``; the server answers ``kliniki.bearer``), an

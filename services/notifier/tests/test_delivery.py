@@ -67,7 +67,7 @@ SCENARIO_FRAMES: dict[str, dict[str, Any]] = {
 RECEIVERS: dict[str, set[str]] = {
     "patient_registered": set(ROLE_OF.values()),
     "new_assignment": set(ROLE_OF.values()),
-    "patient_updated": CLINICAL,
+    "patient_updated": {"triage_nurse", "clinical_officer"},
     "patient_assignment_updated": CLINICAL,
     "new_lab_request": {"lab_technician", "clinical_officer"},
     "lab_results_ready": {"lab_technician", "clinical_officer"},

@@ -36,7 +36,13 @@ def pharmacy_router(worklist: Worklist) -> APIRouter:
     ) -> JSONResponse:
         """A patient's or a visit's prescriptions, or the open ones (the counter); reads
         audited."""
-        found = await service.list_prescriptions(uow.session, status, visit_id, patient_id, page)
+        found = await service.PRESCRIPTIONS.listing(
+            uow.session,
+            page,
+            status=status.value if status else None,
+            patient_id=patient_id,
+            visit_id=visit_id,
+        )
         await uow.audit_reads("PRESCRIPTION", found.items, details="GET /prescriptions")
         await uow.commit()
         return answer(principal, "PRESCRIPTION", found.items, page=found, request=request)
@@ -46,7 +52,7 @@ def pharmacy_router(worklist: Worklist) -> APIRouter:
         prescription_id: str, principal: ClinicalReader, uow: UoW
     ) -> JSONResponse:
         """A prescription; the read is audited."""
-        out = service.prescription_out(await service.get_prescription(uow.session, prescription_id))
+        out = await service.PRESCRIPTIONS.read(uow.session, prescription_id)
         await uow.audit_reads("PRESCRIPTION", out, details="GET /prescriptions/{id}")
         await uow.commit()
         return answer(principal, "PRESCRIPTION", out)

@@ -1,29 +1,14 @@
-"""The events the pharmacy publishes on ``pharmacy.events`` (besides the worklist's), v1."""
+"""The events the pharmacy publishes, and the ones it consumes from clinical: their models and
+routing keys live in ``kliniki.contracts``, where publisher and consumers import them."""
 
 from __future__ import annotations
 
-import datetime as dt
+from kliniki.contracts.clinical import PRESCRIPTION_CANCELLED, PRESCRIPTION_CREATED
+from kliniki.contracts.pharmacy import PRESCRIPTION_DISPENSED, PrescriptionDispensed
 
-from kliniki.schemas import ApiModel
-
-PRESCRIPTION_DISPENSED = "prescription.dispensed"
-
-# Consumed from clinical.events.
-PRESCRIPTION_CREATED = "prescription.created"
-PRESCRIPTION_CANCELLED = "prescription.cancelled"
-
-
-class PrescriptionDispensed(ApiModel):
-    prescription_id: str
-    patient_id: str
-    visit_id: str
-    patient_name: str
-    op_number: str | None
-    medication_name: str
-    dosage: str | None
-    dispensed_by: str
-    dispensed_by_name: str | None
-    dispensed_at: dt.datetime
-    dispensing_notes: str | None
-    prescribed_by: str
-    version: int
+__all__ = [
+    "PRESCRIPTION_CANCELLED",
+    "PRESCRIPTION_CREATED",
+    "PRESCRIPTION_DISPENSED",
+    "PrescriptionDispensed",
+]

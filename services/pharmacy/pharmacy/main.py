@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kliniki.department import create_department_app
+from kliniki.settings import ServiceSettings
+from kliniki.worklist.service import Worklist
 from pharmacy.api import pharmacy_router
 from pharmacy.handlers import prescription_subscriptions
 from pharmacy.models import Base, worklist_models
@@ -12,13 +14,15 @@ from pharmacy.service import PRESCRIPTIONS
 
 
 def create_app() -> FastAPI:
-    app, _ = create_department_app(
-        "pharmacy",
+    settings = ServiceSettings(service_name="pharmacy")
+    worklist = Worklist(
+        worklist_models, settings.staff_file, before_close=PRESCRIPTIONS.refuse_closing_while_open
+    )
+    return create_department_app(
+        settings,
         Base.metadata,
-        worklist_models,
-        routers_factory=lambda worklist: [pharmacy_router(worklist)],
-        subscriptions_factory=prescription_subscriptions,
-        before_assignment_closed=PRESCRIPTIONS.refuse_closing_while_open,
+        worklist,
+        routers=[pharmacy_router(worklist)],
+        subscriptions=prescription_subscriptions(worklist),
         description="The prescription worklist and dispensing.",
     )
-    return app

@@ -5,16 +5,14 @@ Each use case writes, publishes and audits through one unit of work; the caller 
 
 from __future__ import annotations
 
-from sqlalchemy import case
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kliniki.auth import Principal
-from kliniki.db import load, utcnow
+from kliniki.db import utcnow
 from kliniki.events import CloudEvent
-from kliniki.paging import Page, PageRequest
-from kliniki.problems import Conflict, InvalidInput, check_version
+from kliniki.problems import Conflict, InvalidInput
+from kliniki.records import edit
 from kliniki.uow import UnitOfWork
-from kliniki.worklist.orders import Orders, order_priority, ordered_at
+from kliniki.worklist.domain import priority_of
+from kliniki.worklist.orders import Orders, ordered_at
 from kliniki.worklist.service import Worklist
 from pharmacy import events
 from pharmacy.domain import (
@@ -44,6 +42,8 @@ PRESCRIPTIONS = Orders(
     fulfilled_status=PrescriptionStatus.DISPENSED.value,
     describe=_describe,
     to_out=prescription_out,
+    priority_column="priority",
+    ordered_at_column="prescribed_at",
 )
 
 
@@ -56,7 +56,7 @@ async def receive_prescription(uow: UnitOfWork, worklist: Worklist, event: Cloud
     if await uow.session.get(Prescription, data["prescriptionId"]) is not None:
         return  # the same prescription announced again under a new event id
     snapshot = await PRESCRIPTIONS.known_patient(worklist, uow.session, data["patientId"])
-    priority = order_priority(data.get("priority"))
+    priority = priority_of(data.get("priority"))
     prescription = Prescription(
         id=data["prescriptionId"],
         patient_id=data["patientId"],
@@ -85,34 +85,6 @@ async def cancel_prescription(uow: UnitOfWork, worklist: Worklist, event: CloudE
     )
 
 
-# -- reading -------------------------------------------------------------------------------------
-
-
-async def get_prescription(
-    session: AsyncSession, prescription_id: str, *, for_update: bool = False
-) -> Prescription:
-    return await load(session, Prescription, prescription_id, "prescription", for_update=for_update)
-
-
-async def list_prescriptions(
-    session: AsyncSession,
-    status: PrescriptionStatus | None,
-    visit_id: str | None,
-    patient_id: str | None,
-    page: PageRequest,
-) -> Page:
-    """Urgent first, then in order of arrival: the order the counter works in."""
-    urgent_first = case((Prescription.priority == "URGENT", 0), else_=1)
-    return await PRESCRIPTIONS.listing(
-        session,
-        [urgent_first, Prescription.prescribed_at, Prescription.id],
-        page,
-        status=status.value if status else None,
-        patient_id=patient_id,
-        visit_id=visit_id,
-    )
-
-
 # -- dispensing ------------------------------------------------------------------------------------
 
 
@@ -125,15 +97,16 @@ async def dispense(
     expected_version: int | None,
 ) -> PrescriptionOut:
     """updatePrescription: record who dispensed, when, and the counselling given."""
-    prescription = await get_prescription(uow.session, prescription_id, for_update=True)
-    before = prescription_out(prescription)
-    current = before.model_dump(mode="json", by_alias=True)
+    change = await edit(
+        uow, Prescription, prescription_id, "prescription", prescription_out, "PRESCRIPTION"
+    )
+    prescription = change.record
     # A second dispensing is refused whatever version it names: the record shows who did it.
     try:
         check_dispensable(prescription.status)
     except ValueError as exc:
-        raise Conflict(str(exc), current=current) from exc
-    check_version(expected_version, prescription.version, current)
+        raise Conflict(str(exc), current=change.current) from exc
+    change.check_version(expected_version)
     try:
         check_dispenser(body.dispensed_by, pharmacist.user_id)
     except ValueError as exc:
@@ -144,28 +117,12 @@ async def dispense(
     prescription.dispensed_by_name = pharmacist.name
     prescription.dispensed_at = utcnow()  # the server's clock, not the counter PC's
     prescription.dispensing_notes = body.dispensing_notes
-    await uow.session.flush()
-    after = prescription_out(prescription)
-    await uow.publish(
-        events.PRESCRIPTION_DISPENSED,
-        events.PrescriptionDispensed(
-            prescription_id=prescription.id,
-            patient_id=prescription.patient_id,
-            visit_id=prescription.visit_id,
-            patient_name=prescription.patient_name,
-            op_number=prescription.op_number,
-            medication_name=prescription.medication_name,
-            dosage=prescription.dosage,
-            dispensed_by=pharmacist.user_id,
-            dispensed_by_name=pharmacist.name,
-            dispensed_at=prescription.dispensed_at,
-            dispensing_notes=prescription.dispensing_notes,
-            prescribed_by=prescription.prescribed_by,
-            version=prescription.version,
+    after = await change.save(
+        "DISPENSE",
+        event=events.PRESCRIPTION_DISPENSED,
+        data=lambda after: events.PrescriptionDispensed.model_validate(
+            {**after.model_dump(), "prescription_id": prescription.id}
         ),
-        subject=prescription.patient_id,
-        visit_id=prescription.visit_id,
     )
     await PRESCRIPTIONS.settle_visit(uow, worklist, prescription.visit_id)
-    await uow.audit("DISPENSE", "PRESCRIPTION", prescription.id, before=before, after=after)
     return after

@@ -2,56 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
-from kliniki.consumer import EventHandler, RefuseEvent, Subscription, in_turn
+from kliniki.consumer import EventHandler, Subscription, in_turn
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
-from registration import events, report
-from registration.domain import PaymentStatus, VisitStatus, advances
-from registration.models import Visit
-from registration.schemas import VisitOut
-from registration.service import get_patient, visit_event_data
+from registration import report, service
+from registration.domain import VisitStatus
 
 
-async def _advance(
-    uow: UnitOfWork, event: CloudEvent, new: VisitStatus, **fields: object
-) -> Visit | None:
-    """Move the visit forward to ``new`` (never backwards), with its event and audit."""
-    visit_id = event.visitid or event.data.get("visitId")
-    visit = await uow.session.get(Visit, visit_id, with_for_update=True) if visit_id else None
-    if visit is not None and event.subject and visit.patient_id != event.subject:
-        raise RefuseEvent(f"visit {visit.id} is not a visit of patient {event.subject}")
-    if visit is None or not advances(VisitStatus(visit.status), new):
-        return None
-    before = VisitOut.model_validate(visit)
-    visit.status = new.value
-    for name, value in fields.items():
-        setattr(visit, name, value)
-    await uow.session.flush()
-    patient = await get_patient(uow.session, visit.patient_id)
-    completed = new is VisitStatus.COMPLETED
-    await uow.publish(
-        events.VISIT_COMPLETED if completed else events.VISIT_UPDATED,
-        visit_event_data(visit, patient, ["status", *fields]),
-        subject=visit.patient_id,
-        visit_id=visit.id,
-    )
-    await uow.audit(
-        "UPDATE",
-        "VISIT",
-        visit.id,
-        before=before,
-        after=VisitOut.model_validate(visit),
-        details=f"on {event.source.rsplit('/', 1)[-1]} {event.routing_key}",
-    )
-    return visit
+def _visit_of(event: CloudEvent) -> str | None:
+    return event.visitid or event.data.get("visitId")
+
+
+def _cause(event: CloudEvent) -> str:
+    return f"on {event.source.rsplit('/', 1)[-1]} {event.routing_key}"
 
 
 def to(status: VisitStatus) -> EventHandler:
     async def handler(uow: UnitOfWork, event: CloudEvent) -> None:
-        await _advance(uow, event, status)
+        await service.advance_visit(uow, _visit_of(event), event.subject, status, _cause(event))
 
     return handler
 
@@ -59,27 +29,20 @@ def to(status: VisitStatus) -> EventHandler:
 async def on_consultation_completed(uow: UnitOfWork, event: CloudEvent) -> None:
     data = event.data
     if data.get("pendingLabRequests"):
-        await _advance(uow, event, VisitStatus.WAITING_LAB)
+        await to(VisitStatus.WAITING_LAB)(uow, event)
     elif data.get("pendingPrescriptions"):
-        await _advance(uow, event, VisitStatus.WAITING_PHARMACY)
+        await to(VisitStatus.WAITING_PHARMACY)(uow, event)
 
 
 async def on_invoice_settled(uow: UnitOfWork, event: CloudEvent) -> None:
     """Paid in full: the visit is completed (billing's word on money is final)."""
-    data = event.data
-    visit = await _advance(
+    await service.visit_paid(
         uow,
-        event,
-        VisitStatus.COMPLETED,
-        payment_status=PaymentStatus.PAID.value,
-        total_amount=Decimal(str(data["totalAmount"])),
-        completed_at=dt.datetime.now(dt.UTC),
+        _visit_of(event),
+        event.subject,
+        total_amount=Decimal(str(event.data["totalAmount"])),
+        cause=_cause(event),
     )
-    if visit is None:  # completed already (by the cashier's PATCH): record the payment only
-        existing = await uow.session.get(Visit, event.visitid or data["visitId"])
-        if existing is not None and existing.payment_status != PaymentStatus.PAID.value:
-            existing.payment_status = PaymentStatus.PAID.value
-            existing.total_amount = Decimal(str(data["totalAmount"]))
 
 
 DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")

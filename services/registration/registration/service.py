@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from pydantic.alias_generators import to_camel
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kliniki.consumer import RefuseEvent
 from kliniki.db import load
 from kliniki.paging import Page, PageRequest, fetch_page
-from kliniki.problems import Conflict, InvalidInput, check_version
+from kliniki.problems import Conflict, InvalidInput
+from kliniki.records import Edit, edit
 from kliniki.uow import UnitOfWork
 from registration import events
 from registration.domain import (
     CLOSED_VISIT_STATUSES,
+    PaymentStatus,
     VisitStatus,
+    advances,
     age_on,
     check_desk_visit_change,
     format_op_number,
@@ -225,19 +230,19 @@ async def correct_patient(
 ) -> PatientOut:
     patient = await get_patient(uow.session, patient_id, for_update=True)
     visit = await current_visit(uow.session, patient.id)
-    before = patient_out(patient, visit)
-    check_version(
-        expected_version, patient.version, before.model_dump(mode="json", by_alias=True), "PATIENT"
+    change = Edit(
+        uow, patient, patient_out(patient, visit), lambda p: patient_out(p, visit), "PATIENT"
     )
+    change.check_version(expected_version, "PATIENT")
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     if "date_of_birth" in changes and changes["date_of_birth"] is not None:
         changes["age"] = age_on(changes["date_of_birth"], dt.date.today())
     for field, value in changes.items():
         setattr(patient, field, value.value if hasattr(value, "value") else value)
-    await uow.session.flush()
-    await uow.publish(
-        events.PATIENT_UPDATED,
-        events.PatientUpdated.model_validate(
+    return await change.save(
+        "UPDATE",
+        event=events.PATIENT_UPDATED,
+        data=lambda _: events.PatientUpdated.model_validate(
             {
                 **_patient_data(patient),
                 "changed_fields": sorted(changes),
@@ -247,9 +252,6 @@ async def correct_patient(
         subject=patient.id,
         visit_id=visit.id if visit else None,
     )
-    after = patient_out(patient, visit)
-    await uow.audit("UPDATE", "PATIENT", patient.id, before=before, after=after)
-    return after
 
 
 async def get_visit(session: AsyncSession, visit_id: str, *, for_update: bool = False) -> Visit:
@@ -271,11 +273,9 @@ async def list_visits(
 async def update_visit(
     uow: UnitOfWork, visit_id: str, body: VisitUpdate, expected_version: int | None
 ) -> VisitOut:
-    visit = await get_visit(uow.session, visit_id, for_update=True)
-    before = VisitOut.model_validate(visit)
-    check_version(
-        expected_version, visit.version, before.model_dump(mode="json", by_alias=True), "VISIT"
-    )
+    change = await edit(uow, Visit, visit_id, "visit", VisitOut.model_validate, "VISIT")
+    visit, before = change.record, change.before
+    change.check_version(expected_version, "VISIT")
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     current = {column: getattr(visit, column) for column in changes if column != "version"}
     current["status"] = visit.status
@@ -283,7 +283,7 @@ async def update_visit(
     if errors:
         raise InvalidInput.of(
             [(to_camel(field), message) for field, message in errors],
-            current=before.model_dump(mode="json", by_alias=True),
+            current=change.current,
             record="VISIT",
         )
     changes.pop("completed_at", None)  # a confirmation only: the server keeps its own time
@@ -292,17 +292,13 @@ async def update_visit(
         setattr(visit, field, value.value if hasattr(value, "value") else value)
     if not changed:
         return before
-    await uow.session.flush()
     patient = await get_patient(uow.session, visit.patient_id)
-    await uow.publish(
-        events.VISIT_UPDATED,
-        visit_event_data(visit, patient, sorted(changed)),
-        subject=visit.patient_id,
+    return await change.save(
+        "UPDATE",
+        event=events.VISIT_UPDATED,
+        data=lambda _: visit_event_data(visit, patient, sorted(changed)),
         visit_id=visit.id,
     )
-    after = VisitOut.model_validate(visit)
-    await uow.audit("UPDATE", "VISIT", visit.id, before=before, after=after)
-    return after
 
 
 async def schedule_appointment(
@@ -341,12 +337,14 @@ async def schedule_appointment(
     out = AppointmentOut.model_validate(appointment)
     await uow.publish(
         events.APPOINTMENT_SCHEDULED,
-        {
-            **out.model_dump(mode="json", by_alias=True),
-            "appointmentId": appointment.id,
-            "patientName": f"{patient.first_name} {patient.last_name}",
-            "opNumber": patient.op_number,
-        },
+        events.AppointmentScheduled.model_validate(
+            {
+                **out.model_dump(mode="json", by_alias=True),
+                "appointmentId": appointment.id,
+                "patientName": f"{patient.first_name} {patient.last_name}",
+                "opNumber": patient.op_number,
+            }
+        ),
         subject=patient.id,
         visit_id=appointment.visit_id,
     )
@@ -360,3 +358,64 @@ async def list_appointments(session: AsyncSession, patient_id: str, page: PageRe
         session, query, [Appointment.appointment_date, Appointment.created_at, Appointment.id], page
     )
     return Page([AppointmentOut.model_validate(a) for a in found.items], found.next_cursor)
+
+
+# -- the visit follows the departments' events ---------------------------------------------------
+
+
+async def advance_visit(
+    uow: UnitOfWork,
+    visit_id: str | None,
+    patient_id: str | None,
+    new: VisitStatus,
+    cause: str,
+    **fields: object,
+) -> Visit | None:
+    """Move the visit forward to ``new`` (never backwards), with its event and audit; None
+    when the visit is unknown or already further on. A visit of another patient than the one
+    the event names is refused into the dead-letter queue."""
+    visit = await uow.session.get(Visit, visit_id, with_for_update=True) if visit_id else None
+    if visit is not None and patient_id and visit.patient_id != patient_id:
+        raise RefuseEvent(f"visit {visit.id} is not a visit of patient {patient_id}")
+    if visit is None or not advances(VisitStatus(visit.status), new):
+        return None
+    change = Edit(uow, visit, VisitOut.model_validate(visit), VisitOut.model_validate, "VISIT")
+    visit.status = new.value
+    for name, value in fields.items():
+        setattr(visit, name, value)
+    patient = await get_patient(uow.session, visit.patient_id)
+    completed = new is VisitStatus.COMPLETED
+    await change.save(
+        "UPDATE",
+        event=events.VISIT_COMPLETED if completed else events.VISIT_UPDATED,
+        data=lambda _: visit_event_data(visit, patient, ["status", *fields]),
+        visit_id=visit.id,
+        details=cause,
+    )
+    return visit
+
+
+async def visit_paid(
+    uow: UnitOfWork,
+    visit_id: str | None,
+    patient_id: str | None,
+    *,
+    total_amount: Decimal,
+    cause: str,
+) -> None:
+    """Paid in full: the visit is completed (billing's word on money is final)."""
+    visit = await advance_visit(
+        uow,
+        visit_id,
+        patient_id,
+        VisitStatus.COMPLETED,
+        cause,
+        payment_status=PaymentStatus.PAID.value,
+        total_amount=total_amount,
+        completed_at=dt.datetime.now(dt.UTC),
+    )
+    if visit is None and visit_id:  # completed already (by the cashier's PATCH): the payment
+        existing = await uow.session.get(Visit, visit_id)
+        if existing is not None and existing.payment_status != PaymentStatus.PAID.value:
+            existing.payment_status = PaymentStatus.PAID.value
+            existing.total_amount = total_amount

@@ -69,11 +69,6 @@ def colour_of(raw: str) -> TriageColour:
     return CATEGORY_COLOUR[parse_category(raw)]
 
 
-def worklist_priority(category: TriageCategory) -> str:
-    """The consultation worklist has two lanes: emergencies and urgent cases go first."""
-    return "NORMAL" if category is TriageCategory.NORMAL else "URGENT"
-
-
 @dataclass(frozen=True)
 class VitalSign:
     """One vital sign: where it is stored, its unit, and the physiologically possible range."""

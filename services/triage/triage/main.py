@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kliniki.department import create_department_app
+from kliniki.settings import ServiceSettings
+from kliniki.worklist.service import Worklist
 from triage.api import router
 from triage.handlers import intake_subscriptions
 from triage.models import Base, worklist_models
@@ -12,13 +14,13 @@ from triage.service import complete_triage
 
 
 def create_app() -> FastAPI:
-    app, _ = create_department_app(
-        "triage",
+    settings = ServiceSettings(service_name="triage")
+    worklist = Worklist(worklist_models, settings.staff_file, on_completed=complete_triage)
+    return create_department_app(
+        settings,
         Base.metadata,
-        worklist_models,
-        routers_factory=lambda _: [router],
-        subscriptions_factory=intake_subscriptions,
-        on_assignment_completed=complete_triage,
+        worklist,
+        routers=[router],
+        subscriptions=intake_subscriptions(worklist),
         description="The triage worklist, encounters, vital signs and triage category.",
     )
-    return app

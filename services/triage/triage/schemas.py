@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from kliniki.contracts.triage import VitalSignsOut
 from kliniki.schemas import ApiModel, StrictApiModel
 from triage.domain import TriageCategory, TriageColour, colour_of, parse_category
 
@@ -50,28 +51,6 @@ class EncounterUpdate(StrictApiModel):
     @classmethod
     def _colour(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
-
-
-class Measured(ApiModel):
-    value: float
-    unit: str
-    text: str
-
-
-class BloodPressure(ApiModel):
-    systolic: float
-    diastolic: float
-    unit: str = "mmHg"
-    text: str
-
-
-class VitalSignsOut(ApiModel):
-    blood_pressure: BloodPressure | None = None
-    temperature: Measured | None = None
-    pulse: Measured | None = None
-    respiratory_rate: Measured | None = None
-    oxygen_saturation: Measured | None = None
-    weight: Measured | None = None
 
 
 class EncounterOut(ApiModel):

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kliniki.db import load
 from kliniki.measurements import Quantity
 from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
-from kliniki.problems import Conflict, InvalidInput, check_version
+from kliniki.problems import Conflict, InvalidInput
+from kliniki.records import edit
 from kliniki.uow import UnitOfWork
+from kliniki.worklist.domain import priority_of
 from triage import events
 from triage.domain import (
     CATEGORY_COLOUR,
@@ -22,7 +24,6 @@ from triage.domain import (
     parse_vital_signs,
     suggested_category,
     tews_score,
-    worklist_priority,
 )
 from triage.models import Encounter
 from triage.schemas import EncounterOut, EncounterUpdate, VitalSignsOut
@@ -99,17 +100,15 @@ async def find_encounters(
 async def update_encounter(
     uow: UnitOfWork, encounter_id: str, body: EncounterUpdate, expected_version: int | None
 ) -> EncounterOut:
-    encounter = await get_encounter(uow.session, encounter_id, for_update=True)
-    before = encounter_out(encounter)
-    check_version(
-        expected_version, encounter.version, before.model_dump(mode="json", by_alias=True)
-    )
+    change = await edit(uow, Encounter, encounter_id, "encounter", encounter_out, "ENCOUNTER")
+    encounter = change.record
+    change.check_version(expected_version)
     if encounter.status == "COMPLETED":
         # Consultation already works from these findings (its priority came from them).
         raise Conflict(
             "triage of this visit is completed and handed to consultation; the findings can "
             "no longer change here (the clinician records what changed)",
-            current=before.model_dump(mode="json", by_alias=True),
+            current=change.current,
         )
     changed: list[str] = []
     if body.vital_signs is not None:
@@ -139,29 +138,18 @@ async def update_encounter(
     if not changed:
         raise InvalidInput("body", "send vitalSigns, triageCategory or chiefComplaint")
     encounter.recorded_by = uow.actor_id
-    await uow.session.flush()
-    after = encounter_out(encounter)
-    await uow.publish(
-        events.ENCOUNTER_UPDATED,
-        events.EncounterUpdated(
-            encounter_id=encounter.id,
-            patient_id=encounter.patient_id,
-            visit_id=encounter.visit_id,
-            vital_signs=after.vital_signs,
-            triage_category=encounter.triage_category,
-            triage_colour=encounter.triage_colour,
-            chief_complaint=encounter.chief_complaint,
-            tews_score=encounter.tews_score,
-            suggested_category=after.suggested_category,
-            updated_by=uow.actor_id,
-            changed_fields=changed,
-            version=encounter.version,
+    return await change.save(
+        "UPDATE",
+        event=events.ENCOUNTER_UPDATED,
+        data=lambda after: events.EncounterUpdated.model_validate(
+            {
+                **after.model_dump(),
+                "encounter_id": encounter.id,
+                "updated_by": uow.actor_id,
+                "changed_fields": changed,
+            }
         ),
-        subject=encounter.patient_id,
-        visit_id=encounter.visit_id,
     )
-    await uow.audit("UPDATE", "ENCOUNTER", encounter.id, before=before, after=after)
-    return after
 
 
 async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
@@ -188,7 +176,7 @@ async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
             visit_id=encounter.visit_id,
             triage_category=category.value,
             triage_colour=encounter.triage_colour or CATEGORY_COLOUR[category].value,
-            priority=worklist_priority(category),
+            priority=priority_of(category).value,  # emergencies and urgent cases go first
             chief_complaint=encounter.chief_complaint,
             vital_signs=after.vital_signs,
             completed_by=uow.actor_id,

@@ -1,4 +1,5 @@
-"""The worklist's HTTP surface, the same in every department (DESIGN.md section 5)."""
+"""The worklist's HTTP surface, the same in every department (README: "The visit, department
+by department")."""
 
 # No "from __future__ import annotations": FastAPI must see the closure-local Annotated aliases.
 
@@ -119,9 +120,7 @@ def worklist_router(worklist: Worklist) -> APIRouter:
 
     @router.get("/duty", response_model=list[DutyOut], summary="Who is on duty")
     async def get_duty(principal: Reader, uow: UoW) -> list[DutyOut]:
-        roster = await worklist.roster(uow.session)
-        await uow.commit()  # the roster may have been seeded from the staff directory
-        return roster
+        return await worklist.roster(uow.session)
 
     @router.post("/duty", response_model=DutyOut, summary="Go on or off duty")
     async def set_duty(

@@ -17,6 +17,13 @@ class Priority(StrEnum):
 PRIORITY_RANK = {Priority.URGENT: 0, Priority.NORMAL: 1}
 
 
+def priority_of(raw: object) -> Priority:
+    """The worklist lane of a triage category or an order's urgency: NORMAL only when it says
+    NORMAL (or nothing yet); EMERGENCY, URGENT or anything unknown goes first (in doubt, sooner).
+    """
+    return Priority.NORMAL if str(raw or "NORMAL").upper() == "NORMAL" else Priority.URGENT
+
+
 class AssignmentStatus(StrEnum):
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"

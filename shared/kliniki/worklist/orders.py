@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.consumer import RetryLater
+from kliniki.db import load
 from kliniki.events import CloudEvent
 from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
 from kliniki.problems import Conflict
@@ -34,11 +35,6 @@ from kliniki.worklist.domain import AssignmentStatus, Priority
 from kliniki.worklist.service import Worklist
 
 CANCELLED = "CANCELLED"
-
-
-def order_priority(raw: object) -> Priority:
-    """An order's urgency as sent; anything but NORMAL counts as URGENT (in doubt, sooner)."""
-    return Priority.NORMAL if str(raw or "NORMAL").upper() == "NORMAL" else Priority.URGENT
 
 
 def ordered_at(event: CloudEvent) -> dt.datetime:
@@ -58,11 +54,19 @@ class Orders:
     describe: Callable[[Any], str]
     # The record as the API answers it (and as the audit log keeps it).
     to_out: Callable[[Any], BaseModel]
+    # The columns the bench works by: the order's priority (URGENT first), then its arrival.
+    priority_column: str
+    ordered_at_column: str
+
+    async def get(self, session: AsyncSession, order_id: str, *, for_update: bool = False) -> Any:
+        return await load(session, self.model, order_id, self.noun, for_update=for_update)
+
+    async def read(self, session: AsyncSession, order_id: str) -> BaseModel:
+        return self.to_out(await self.get(session, order_id))
 
     async def listing(
         self,
         session: AsyncSession,
-        keys: list[ColumnElement[Any]],
         page: PageRequest,
         *,
         status: str | None,
@@ -70,7 +74,7 @@ class Orders:
         visit_id: str | None,
     ) -> Page:
         """A patient's or a visit's orders; for everyone's, only the open ones (the bench's
-        work), in the order of ``keys``."""
+        work). Urgent first, then in order of arrival: the order the bench works in."""
         if status not in self.open_statuses:
             open_ones = "/".join(sorted(self.open_statuses))
             require_patient_or_visit(
@@ -84,6 +88,8 @@ class Orders:
             query = query.where(m.visit_id == visit_id)
         if patient_id:
             query = query.where(m.patient_id == patient_id)
+        urgent_first = case((getattr(m, self.priority_column) == Priority.URGENT.value, 0), else_=1)
+        keys = [urgent_first, getattr(m, self.ordered_at_column), m.id]
         found = await fetch_page(session, query, keys, page)
         return Page([self.to_out(o) for o in found.items], found.next_cursor)
 

@@ -114,7 +114,7 @@ class Worklist:
         )
 
     async def roster(self, session: AsyncSession) -> list[DutyOut]:
-        await self._ensure_roster(session)
+        """Who is on the roster (a read: the roster was seeded at start-up, ``seed_roster``)."""
         counts = await self._active_counts(session)
         shifts = (await session.scalars(select(self.models.DutyShift).order_by("user_id"))).all()
         return [
@@ -526,6 +526,12 @@ class Worklist:
             .group_by(a.assigned_to_user_id)
         )
         return {user: count for user, count in rows.all()}
+
+    async def seed_roster(self, session: AsyncSession) -> None:
+        """At start-up: an empty roster is seeded from the staff directory, so that reading it
+        never writes."""
+        await self._ensure_roster(session)
+        await session.commit()
 
     async def _ensure_roster(self, session: AsyncSession) -> None:
         """Seed an empty roster from the staff directory (``deploy/staff.yaml``)."""

@@ -1,0 +1,84 @@
+"""The events services exchange, each a payload model with its routing key beside it.
+
+One module per publisher (``kliniki.contracts.triage`` ...): the publisher builds the model, and
+every consumer names the same model in its ``Subscription`` (``subscribe``) and receives the
+parsed object. A renamed field then fails a type check and the tests on both sides, not a
+consumer at run time. docs/events.md's field tables and docs/asyncapi.yaml are generated from
+these (tools/asyncapi.py); a test checks that each event type has exactly one model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:  # the contracts themselves stay plain pydantic, importable by any domain
+    from kliniki.consumer import Subscription
+    from kliniki.events import CloudEvent
+    from kliniki.uow import UnitOfWork
+
+Payload = TypeVar("Payload", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Contract(Generic[Payload]):
+    """An event type: who publishes it, its routing key, its data's model; ``summary`` is the
+    line docs/events.md adds to the fields."""
+
+    publisher: str
+    routing_key: str
+    model: type[Payload]
+    summary: str = ""
+
+
+def subscribe(
+    contract: Contract[Payload],
+    handler: Callable[[UnitOfWork, CloudEvent, Payload], Awaitable[None]],
+) -> Subscription:
+    """A subscription whose handler gets the event's data parsed into the contract's model.
+    Data that does not fit the model goes to the dead-letter queue with the reason at once:
+    retrying would not change it."""
+    from kliniki.consumer import RefuseEvent, Subscription
+
+    async def parsed(uow: UnitOfWork, event: CloudEvent) -> None:
+        try:
+            data = contract.model.model_validate(event.data)
+        except ValidationError as exc:
+            raise RefuseEvent(
+                f"{event.type} {event.id}: data is not a {contract.model.__name__}: {exc}"
+            ) from exc
+        await handler(uow, event, data)
+
+    return Subscription(contract.publisher, contract.routing_key, parsed, contract.model)
+
+
+def contract(publisher: str, routing_key: str) -> Contract[Any]:
+    """The contract of ``routing_key`` events on ``<publisher>.events``."""
+    found = [c for c in all_contracts() if (c.publisher, c.routing_key) == (publisher, routing_key)]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} contracts for {publisher}.events {routing_key}")
+    return found[0]
+
+
+def all_contracts() -> list[Contract[BaseModel]]:
+    """Every event type of every publisher."""
+    from kliniki.contracts import (
+        billing,
+        clinical,
+        identity,
+        lab,
+        notifier,
+        pharmacy,
+        registration,
+        triage,
+        worklist,
+    )
+
+    found: list[Contract[BaseModel]] = []
+    publishers = (registration, worklist, triage, clinical, lab, pharmacy, billing, identity)
+    for module in (*publishers, notifier):
+        found += module.CONTRACTS
+    return found
