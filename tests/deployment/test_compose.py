@@ -169,8 +169,9 @@ def test_infrastructure_has_health_checks_and_volumes() -> None:
     assert "rabbitmq-data:/var/lib/rabbitmq" in SERVICES["rabbitmq"]["volumes"]
     assert {"postgres-data", "rabbitmq-data"} <= volumes
     # The broker starts with the plugin every consumer's partitions need (kliniki.consumer).
-    assert "./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro" in (
-        SERVICES["rabbitmq"]["volumes"]
+    assert (
+        "./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro"
+        in (SERVICES["rabbitmq"]["volumes"])
     )
     plugins = (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
     assert "rabbitmq_consistent_hash_exchange" in plugins and "rabbitmq_management" in plugins
