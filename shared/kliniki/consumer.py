@@ -318,8 +318,11 @@ class EventConsumer:
 
     async def _replica_count(self) -> int:
         assert self._channel is not None
-        declared = await self._channel.declare_queue(self.replicas_queue_name, passive=True)
-        return declared.declaration_result.consumer_count or 1
+        # Asked of the broker each time (aio-pika's robust channel would answer a passive
+        # declare from its cache).
+        channel = await self._channel.get_underlay_channel()
+        declared = await channel.queue_declare(self.replicas_queue_name, passive=True)
+        return declared.consumer_count or 1
 
     async def _probe(self, partition: _Partition) -> None:
         assert self._channel is not None

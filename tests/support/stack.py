@@ -325,6 +325,7 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
             "notifier.notifications",
             *(f"{s}.staff" for s in ALL_SERVICES if s != "identity"),
             "test.probe",
+            "ordertest.orders",  # tests/test_consumer_partitions.py
         ):
             base = f"{namespace}{consumer}"
             queues += [
