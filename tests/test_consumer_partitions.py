@@ -49,6 +49,7 @@ class Orders:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     replicas: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     log_dir: Path = Path("/tmp/kliniki-test-logs")
+    reader: asyncpg.Connection | None = None
 
     @property
     def namespace(self) -> str:
@@ -139,11 +140,9 @@ class Orders:
             await engine.dispose()
 
     async def applied(self) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return await conn.fetch("select * from applied order by id")
-        finally:
-            await conn.close()
+        if self.reader is None:  # one connection for the test's many looks (a shared server)
+            self.reader = await asyncpg.connect(self.dsn)
+        return await self.reader.fetch("select * from applied order by id")
 
 
 @pytest.fixture
@@ -159,6 +158,8 @@ async def orders() -> AsyncIterator[Orders]:
         try:
             yield orders
         finally:
+            if orders.reader is not None:
+                await orders.reader.close()
             for process in orders.replicas.values():
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
@@ -220,7 +221,9 @@ def overlapping(rows: list[asyncpg.Record], a: str | None = None, b: str | None 
 
 
 async def wait_until_applied(orders: Orders, count: int, timeout: float = 120) -> list:
-    return await eventually(orders.applied, until=lambda rows: len(rows) >= count, timeout=timeout)
+    return await eventually(
+        orders.applied, until=lambda rows: len(rows) >= count, timeout=timeout, interval=0.2
+    )
 
 
 async def test_two_replicas_apply_each_patients_events_in_order_and_others_in_parallel(
@@ -291,13 +294,14 @@ async def test_a_stopped_replicas_partitions_move_and_nothing_is_lost_or_applied
 async def test_a_replica_that_joins_takes_over_its_share_without_breaking_order(
     orders: Orders,
 ) -> None:
-    orders.start("a", handle_ms=30)
+    # Work for about 12 s on a alone (4 partitions at a time), longer than b takes to start.
+    orders.start("a", handle_ms=100)
     await orders.wait_for_replicas(1)
-    events = visit_events(patients=40, per_patient=8)
+    events = visit_events(patients=48, per_patient=10)
     await orders.publish(events)
-    await eventually(orders.applied, until=lambda rows: len(rows) > 40, timeout=60)
+    await eventually(orders.applied, until=lambda rows: len(rows) > 20, timeout=60)
     joined_at = dt.datetime.now(dt.UTC)
-    orders.start("b", handle_ms=30)  # a holds every partition: it hands half of them on
+    orders.start("b", handle_ms=100)  # a holds every partition: it hands half of them on
 
     rows = await wait_until_applied(orders, len(events))
     await asyncio.sleep(1)
