@@ -247,15 +247,16 @@ class EventConsumer:
         try:
             queues = await self.declare()
             assert self._channel is not None
-            replicas = await self._channel.get_queue(self.replicas_queue_name, ensure=False)
-            # Nothing is published there: being subscribed is answering the roll call.
-            await replicas.consume(_never_called, no_ack=True)
             self._partitions = {queue.name: _Partition(queue) for queue in queues}
             if isinstance(self._channel, AbstractRobustChannel):
                 # After a reconnection we are new consumers, at the back of every line.
                 self._channel.reopen_callbacks.add(self._forget_active)
             for partition in self._partitions.values():
                 await self._subscribe(partition)
+            # Then answer the roll call (nothing is published there: being subscribed is the
+            # answer), so that the others hand partitions on only once we are in every line.
+            replicas = await self._channel.get_queue(self.replicas_queue_name, ensure=False)
+            await replicas.consume(_never_called, no_ack=True)
             log.info("consuming %s (%d partitions)", self.queue_name, len(self._partitions))
             await self._balance_forever()
         finally:

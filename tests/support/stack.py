@@ -307,7 +307,9 @@ class Stack:
         await delete_broker_names(self.amqp_url, self.namespace)
 
 
-async def delete_broker_names(amqp_url: str, namespace: str) -> None:
+async def delete_broker_names(
+    amqp_url: str, namespace: str, partitions: int = MAX_PARTITIONS
+) -> None:
     """Delete this run's queues and exchanges (their names are known: see kliniki.consumer)."""
     import aio_pika
 
@@ -329,7 +331,7 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
         ):
             base = f"{namespace}{consumer}"
             queues += [
-                *(f"{base}.p{i}" for i in range(MAX_PARTITIONS)),
+                *(f"{base}.p{i}" for i in range(partitions)),
                 f"{base}.dead",
                 f"{base}.replicas",
                 *(f"{base}.retry.{ms}ms" for ms in yaml.safe_load(TEST_RETRY_DELAYS_MS)),
