@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -202,6 +203,17 @@ async def measure(
     return len(batch) / elapsed
 
 
+def retried(step: Callable[[], None], attempts: int = 60) -> None:
+    """``step``, again while the shared PostgreSQL server is full (too many connections)."""
+    for _ in range(attempts - 1):
+        try:
+            return step()
+        except (subprocess.CalledProcessError, asyncpg.TooManyConnectionsError) as exc:
+            print(f"  PostgreSQL busy, retrying: {exc.__class__.__name__}", flush=True)
+            time.sleep(2)
+    return step()
+
+
 def proxied(postgres_url: str, port: int) -> str:
     parts = urlsplit(postgres_url)
     userinfo = parts.netloc.rpartition("@")[0]
@@ -219,7 +231,7 @@ def run(
     """Events per second for ``replicas`` triage replicas; raises if any check fails."""
     stack = Stack(pg_url, amqp_url)
     try:
-        stack.migrate(["triage"])
+        retried(lambda: stack.migrate(["triage"]))
         procs = [
             stack.start(
                 "triage",
@@ -243,7 +255,7 @@ def run(
         return asyncio.run(measure(amqp_url, dsn, stack.namespace, procs, kill_one))
     finally:
         stack.stop_all()
-        stack.cleanup()
+        retried(stack.cleanup)
         if partitions > MAX_PARTITIONS:  # the partitions the stack's cleanup does not know
             asyncio.run(delete_broker_names(amqp_url, stack.namespace, partitions))
 
