@@ -310,3 +310,24 @@ async def test_a_replica_that_joins_takes_over_its_share_without_breaking_order(
     after = [r for r in rows if r["started_at"] > joined_at]
     assert {r["replica"] for r in after} == {"a", "b"}, "b took over part of the work"
     assert overlapping(after, "a", "b") > 0
+
+
+async def test_a_failed_event_is_retried_in_its_partition_and_applied_once(orders: Orders) -> None:
+    orders.start("a")
+    await orders.wait_for_replicas(1)
+    events = visit_events(patients=8, per_patient=3)
+    failing = events[0]  # the first patient's first event
+    failing.data["failOnce"] = True
+    await orders.publish(events)
+
+    rows = await wait_until_applied(orders, len(events))
+    await asyncio.sleep(1)
+    rows = await orders.applied()
+    others = [r for r in rows if r["patient"] != failing.subject]
+    assert_each_applied_once_in_order(others, [e for e in events if e.subject != failing.subject])
+    mine = [r for r in rows if r["patient"] == failing.subject]
+    assert sorted(r["n"] for r in mine) == [0, 1, 2], "each of its events once, none lost"
+    # The retry came back after its delay (100 ms here) to the tail of its partition: the
+    # patient's later events, already queued, went first (as before partitions).
+    retried = next(r for r in mine if r["event_id"] == failing.id)
+    assert retried["previous_n"] is not None

@@ -7,7 +7,8 @@ service named ``ordertest`` (its own database, created with :func:`order_metadat
 Each event of ``ordersource`` carries ``data.n``, its number in its patient's (the subject's)
 sequence. The handler records, in the event's own transaction, that number, the highest one
 already applied for the patient, who applied it and when: events applied in order always see
-the previous number, and an event applied twice would leave two rows.
+the previous number, and an event applied twice would leave two rows. An event with
+``data.failOnce`` fails the first time this replica handles it.
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ async def main() -> None:
     replica = os.environ["ORDER_REPLICA"]
     handle_seconds = float(os.environ.get("ORDER_HANDLE_MS", "20")) / 1000
 
+    failed: set[str] = set()
+
     async def record(uow: UnitOfWork, event: CloudEvent) -> None:
+        if event.data.get("failOnce") and event.id not in failed:
+            failed.add(event.id)
+            raise RuntimeError("failing once, as asked")  # retried after the first delay
         started = dt.datetime.now(dt.UTC)
         previous = await uow.session.scalar(
             select(func.max(applied.c.n)).where(applied.c.patient == event.subject)
