@@ -1,4 +1,19 @@
-"""The consumer loop: durable quorum queue, inbox dedup, ack after commit, retries, dead letters.
+"""The consumer loop: partitioned quorum queues, inbox dedup, ack after commit, retries, DLQ.
+
+Scale-out in order. A consumer purpose (``triage.inbox``) is a consistent-hash exchange of that
+name, bound to the source topic exchanges, spreading events over K quorum queues
+``triage.inbox.p0`` .. ``p<K-1>`` by the ``x-kliniki-partition-key`` header the outbox relay
+sets (the patient, else the visit, else the publishing service): one patient's events always
+land in the same partition, in publication order. Each partition is a single-active-consumer
+queue: every replica subscribes to all K, the broker delivers a partition to one of them at a
+time, and when that replica dies the next in line takes the partition over at once (its
+unacknowledged messages first). Within a replica the partitions run concurrently, each one
+message at a time (prefetch 1). RabbitMQ 3.10 does not rebalance single-active consumers, so a
+replica that holds more than its share (K / replicas, counted as consumers of
+``triage.inbox.replicas``) hands the extra partitions on: after committing a message, and
+before acknowledging it, it cancels its subscription there (the next in line starts with the
+following message, so two replicas never work on one partition at once), then subscribes again
+at the back of the line as a standby.
 
 For each message:
 1. parse the CloudEvent (garbage goes straight to the dead-letter queue, with the reason);
@@ -10,21 +25,37 @@ queue per delay, so a waiting message blocks nothing), then dead-lettered with t
 outage of the service's own database is not the message's fault: it is retried until the
 database is back, without using up the message's retries.
 
-Topology, for a queue ``triage.intake``: ``triage.intake`` (quorum), ``triage.intake.retry.N``
-(one per delay, dead-lettering back into the queue) and ``triage.intake.dead``.
+A retried message goes back through the consistent-hash exchange, so to its own partition, at
+its tail: events of the same patient queued behind it may be applied before it (as before
+partitions, when the retry went to the back of the single queue). A handler that depends on an
+earlier event raises RetryLater until it is there.
+
+Topology, for the purpose ``triage.inbox``: the exchange ``triage.inbox`` (x-consistent-hash),
+the partitions ``triage.inbox.p<i>`` (quorum, single active consumer), ``triage.inbox.retry.<ms>ms``
+(one per delay, dead-lettering back into the exchange), ``triage.inbox.dead`` and
+``triage.inbox.replicas`` (never holds a message: its consumer count is the number of replicas).
+The inbox, the metrics and the logs name the purpose, ``triage.inbox``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, ExchangeType
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    ExchangeType,
+)
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
@@ -34,7 +65,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from kliniki import tracing
 from kliniki.broker import Broker
 from kliniki.db import KernelTables, is_database_unavailable
-from kliniki.events import CloudEvent
+from kliniki.events import PARTITION_KEY_HEADER, CloudEvent
 from kliniki.settings import ServiceSettings
 from kliniki.uow import UnitOfWork
 
@@ -43,6 +74,8 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-kliniki-attempt"
+# A message of our own, sent to a partition to find (or hand on) its active consumer.
+PROBE_HEADER = "x-kliniki-probe"
 ERROR_HEADER = "x-kliniki-error"
 
 EVENTS_CONSUMED = Counter(
@@ -59,6 +92,22 @@ CONSUMER_LAG = Gauge(
     "Age of the event being handled (since it was written at its source)",
     ["queue"],
 )
+
+
+ACTIVE_PARTITIONS = Gauge(
+    "kliniki_consumer_active_partitions",
+    "Partitions this replica is the active consumer of (it knows of by a delivery)",
+    ["queue"],
+)
+PARTITIONS_HANDED_ON = Counter(
+    "kliniki_consumer_partitions_handed_on_total",
+    "Partitions handed on to another replica to even out the shares",
+    ["queue"],
+)
+
+
+async def _never_called(message: AbstractIncomingMessage) -> None:
+    """The consumer of the roll-call queue (nothing is ever published there)."""
 
 
 class RetryLater(Exception):
@@ -92,6 +141,21 @@ def in_turn(first: EventHandler, then: EventHandler) -> EventHandler:
     return both
 
 
+@dataclass
+class _Partition:
+    """One partition queue as this replica sees it."""
+
+    queue: AbstractQueue
+    # One message at a time, in delivery order (asyncio.Lock wakes its waiters first come).
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    consumer_tag: str | None = None
+    # A message came since we subscribed: the broker made us the partition's active consumer,
+    # and we stay it until we cancel or lose the channel.
+    active: bool = False
+    # Over our share: hand it on at the next message boundary.
+    releasing: bool = False
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -106,29 +170,43 @@ class EventConsumer:
         self.sessionmaker = sessionmaker
         self.tables = tables
         self.broker = broker
+        # The purpose's name: its exchange, its inbox consumer, its metrics' label.
         self.queue_name = settings.queue_name(purpose)
         self.subscriptions = subscriptions
         self._handlers = {(s.service, s.routing_key): s.handler for s in subscriptions}
-        # Messages are processed one at a time, in delivery order (prefetch still pipelines).
-        self._lock = asyncio.Lock()
         self._channel: AbstractChannel | None = None
+        self._partitions: dict[str, _Partition] = {}
+
+    @property
+    def partition_queue_names(self) -> list[str]:
+        return [f"{self.queue_name}.p{i}" for i in range(self.settings.consumer_partitions)]
 
     @property
     def retry_queue_names(self) -> list[str]:
-        return [
-            f"{self.queue_name}.retry.{i + 1}"
-            for i in range(len(self.settings.consumer_retry_delays_ms))
-        ]
+        return [f"{self.queue_name}.retry.{ms}ms" for ms in self.settings.consumer_retry_delays_ms]
 
     @property
     def dead_letter_queue_name(self) -> str:
         return f"{self.queue_name}.dead"
 
-    async def declare(self) -> AbstractQueue:
+    @property
+    def replicas_queue_name(self) -> str:
+        return f"{self.queue_name}.replicas"
+
+    async def declare(self) -> list[AbstractQueue]:
+        """Declare the purpose's topology (idempotent); return its partition queues."""
         connection = await self.broker.connected()
         channel = await connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
+        # Per consumer: one unacknowledged message per partition, so that a partition can be
+        # handed on with nothing of it left in this replica's hands (see the module's text).
+        await channel.set_qos(prefetch_count=1)
         self._channel = channel
+        partitioner = await channel.declare_exchange(
+            self.queue_name,
+            ExchangeType.X_CONSISTENT_HASH,
+            durable=True,
+            arguments={"hash-header": PARTITION_KEY_HEADER},
+        )
         await channel.declare_queue(
             self.dead_letter_queue_name, durable=True, arguments={"x-queue-type": "quorum"}
         )
@@ -140,38 +218,124 @@ class EventConsumer:
                 durable=True,
                 arguments={
                     "x-message-ttl": delay,
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": self.queue_name,
+                    # Back through the partitioner: the partition key header is kept, so the
+                    # message returns to its own partition.
+                    "x-dead-letter-exchange": self.queue_name,
                 },
             )
-        queue = await channel.declare_queue(
-            self.queue_name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                # Safety net: a message rejected outside our handling still lands somewhere.
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": self.dead_letter_queue_name,
-            },
-        )
+        partitions = []
+        for name in self.partition_queue_names:
+            queue = await channel.declare_queue(
+                name,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-single-active-consumer": True,
+                    # Safety net: a message rejected outside our handling still lands somewhere.
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.dead_letter_queue_name,
+                },
+            )
+            await queue.bind(partitioner, "1")  # equal weights: equal shares of the hash ring
+            partitions.append(queue)
         for service, routing_key in self._handlers:
             exchange = await channel.declare_exchange(
                 self.settings.exchange_name(service), ExchangeType.TOPIC, durable=True
             )
-            await queue.bind(exchange, routing_key)
-        return queue
+            await partitioner.bind(exchange, routing_key)
+        await channel.declare_queue(self.replicas_queue_name, durable=True)
+        return partitions
 
     async def run(self) -> None:
-        queue = await self.declare()
-        await queue.consume(self._on_message)
-        log.info("consuming %s", self.queue_name)
-        await asyncio.Future()  # consume until cancelled
+        try:
+            queues = await self.declare()
+            assert self._channel is not None
+            self._partitions = {queue.name: _Partition(queue) for queue in queues}
+            if isinstance(self._channel, AbstractRobustChannel):
+                # After a reconnection we are new consumers, at the back of every line.
+                self._channel.reopen_callbacks.add(self._forget_active)
+            for partition in self._partitions.values():
+                await self._subscribe(partition)
+            # Then answer the roll call (nothing is published there: being subscribed is the
+            # answer), so that the others hand partitions on only once we are in every line.
+            replicas = await self._channel.get_queue(self.replicas_queue_name, ensure=False)
+            await replicas.consume(_never_called, no_ack=True)
+            log.info("consuming %s (%d partitions)", self.queue_name, len(self._partitions))
+            await self._balance_forever()
+        finally:
+            # Crashed (restarted by the supervisor) or stopped: whatever this replica held goes
+            # back to the broker, and on to the next replica in line.
+            ACTIVE_PARTITIONS.labels(self.queue_name).set(0)
+            if self._channel is not None and not self._channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await self._channel.close()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        async with self._lock:
-            await self.process(message)
+    async def _subscribe(self, partition: _Partition) -> None:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await self._on_message(partition, message)
+
+        partition.consumer_tag = await partition.queue.consume(on_message)
+
+    def _forget_active(self, *_: object) -> None:
+        for partition in self._partitions.values():
+            partition.active = partition.releasing = False
+
+    async def _on_message(self, partition: _Partition, message: AbstractIncomingMessage) -> None:
+        partition.active = True
+        async with partition.lock:
+            if not (message.headers or {}).get(PROBE_HEADER):
+                await self.process(message)
+            if partition.releasing:
+                await self._hand_on(partition)
+            await message.ack()
+
+    async def _hand_on(self, partition: _Partition) -> None:
+        """Stop being the partition's active consumer, holding only the message just handled
+        (committed, not yet acknowledged): the broker gives the next one to the next replica in
+        line. Then queue up again as a standby."""
+        assert partition.consumer_tag is not None
+        await partition.queue.cancel(partition.consumer_tag)
+        partition.active = partition.releasing = False
+        PARTITIONS_HANDED_ON.labels(self.queue_name).inc()
+        log.info("handed partition %s on to another replica", partition.queue.name)
+        await self._subscribe(partition)
+
+    async def _balance_forever(self) -> None:
+        """Keep this replica's share of active partitions at about K / replicas."""
+        known_replicas = 0
+        while True:
+            await asyncio.sleep(self.settings.consumer_balance_seconds)
+            replicas = await self._replica_count()
+            if replicas != known_replicas:
+                # Learn which idle partitions are ours: a probe reaches the active consumer.
+                for partition in self._partitions.values():
+                    if not partition.active:
+                        await self._probe(partition)
+                known_replicas = replicas
+            active = [p for p in self._partitions.values() if p.active and not p.releasing]
+            share = math.ceil(len(self._partitions) / max(replicas, 1))
+            for partition in active[share:]:
+                partition.releasing = True
+                if not partition.lock.locked():
+                    await self._probe(partition)  # idle: the probe is the message boundary
+            ACTIVE_PARTITIONS.labels(self.queue_name).set(len(active[:share]))
+
+    async def _replica_count(self) -> int:
+        assert self._channel is not None
+        # Asked of the broker each time (aio-pika's robust channel would answer a passive
+        # declare from its cache).
+        channel = await self._channel.get_underlay_channel()
+        declared = await channel.queue_declare(self.replicas_queue_name, passive=True)
+        return declared.consumer_count or 1
+
+    async def _probe(self, partition: _Partition) -> None:
+        assert self._channel is not None
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(b"", headers={PROBE_HEADER: True}), routing_key=partition.queue.name
+        )
 
     async def process(self, message: AbstractIncomingMessage) -> None:
+        """Apply, retry or dead-letter one message; the caller acknowledges it afterwards."""
         try:
             event = CloudEvent.model_validate_json(message.body)
         except ValidationError as exc:
@@ -182,7 +346,6 @@ class EventConsumer:
             (source_service, "#")
         )
         if handler is None:  # bound by a wider key, or a type we do not handle: ignore
-            await message.ack()
             EVENTS_CONSUMED.labels(self.queue_name, "ignored").inc()
             return
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
@@ -209,7 +372,6 @@ class EventConsumer:
                     continue
                 await self._retry_or_dead_letter(message, attempt, exc)
                 return
-        await message.ack()
         EVENTS_CONSUMED.labels(self.queue_name, "applied" if applied else "duplicate").inc()
 
     async def _apply(self, event: CloudEvent, handler: EventHandler) -> bool:
@@ -257,15 +419,12 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.queue_name, "retried").inc()
         else:
             await self._dead_letter(message, reason, attempt)
-            return
-        await message.ack()
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, reason: str, attempt: int = 0
     ) -> None:
         log.error("dead-lettering message %s: %s", message.message_id, reason)
         await self._republish(message, self.dead_letter_queue_name, attempt, reason)
-        await message.ack()
         EVENTS_CONSUMED.labels(self.queue_name, "dead_lettered").inc()
 
     async def _republish(
@@ -277,10 +436,11 @@ class EventConsumer:
             {
                 ATTEMPT_HEADER: attempt,
                 ERROR_HEADER: reason[:2000],
-                "x-kliniki-original-exchange": message.exchange or "",
-                "x-kliniki-original-routing-key": message.routing_key or "",
             }
         )
+        # Where it was first published (a retried message comes back from the partitioner).
+        headers.setdefault("x-kliniki-original-exchange", message.exchange or "")
+        headers.setdefault("x-kliniki-original-routing-key", message.routing_key or "")
         await self._channel.default_exchange.publish(
             aio_pika.Message(
                 message.body,

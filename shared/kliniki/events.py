@@ -14,6 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+# The AMQP header consumers' consistent-hash exchanges partition by (kliniki.consumer).
+PARTITION_KEY_HEADER = "x-kliniki-partition-key"
+
 _VERSION_SUFFIX = re.compile(r"\.v(\d+)$")
 
 # What goes into AMQP properties (message_id, type, correlation_id) must fit a short string
@@ -45,6 +48,13 @@ class CloudEvent(BaseModel):
     def routing_key(self) -> str:
         """``patient.registered.v1`` -> ``patient.registered``."""
         return _VERSION_SUFFIX.sub("", self.type)
+
+    @property
+    def partition_key(self) -> str:
+        """What keeps events in order among themselves (kliniki.consumer): the patient (the
+        subject), so a patient's events and so each of their visits' stay in order; without
+        one the visit, else the publisher (staff.* events stay in order among themselves)."""
+        return self.subject or self.visitid or self.source
 
     @property
     def data_version(self) -> int:

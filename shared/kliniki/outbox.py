@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from kliniki import tracing
 from kliniki.broker import Broker
 from kliniki.db import KernelTables
-from kliniki.events import CloudEvent
+from kliniki.events import PARTITION_KEY_HEADER, CloudEvent
 
 log = logging.getLogger(__name__)
 
@@ -272,4 +272,5 @@ def _message(row_id: int, envelope: dict[str, object]) -> aio_pika.Message:
         message_id=event.id,
         type=event.type,
         correlation_id=event.correlationid,
+        headers={PARTITION_KEY_HEADER: event.partition_key},
     )

@@ -96,7 +96,19 @@ class ServiceSettings(BaseSettings):
         default=5.0,
         description="Safety-net poll of the outbox; the relay is normally woken by NOTIFY.",
     )
-    consumer_prefetch: int = 32
+    consumer_partitions: int = Field(
+        default=8,
+        ge=1,
+        description="Partition queues per consumer purpose: events of different patients are "
+        "handled in parallel up to this many at once, across all replicas; the most replicas "
+        "that share the work (a replica beyond K waits as a standby).",
+    )
+    consumer_balance_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a replica compares its partitions with its share and hands "
+        "extra ones on to the others.",
+    )
     consumer_retry_delays_ms: list[int] = Field(
         default=[500, 5_000, 30_000],
         description="Backoff before each retry of a failed event; then it is dead-lettered.",

@@ -168,6 +168,13 @@ def test_infrastructure_has_health_checks_and_volumes() -> None:
     assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
     assert "rabbitmq-data:/var/lib/rabbitmq" in SERVICES["rabbitmq"]["volumes"]
     assert {"postgres-data", "rabbitmq-data"} <= volumes
+    # The broker starts with the plugin every consumer's partitions need (kliniki.consumer).
+    assert (
+        "./rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins:ro"
+        in (SERVICES["rabbitmq"]["volumes"])
+    )
+    plugins = (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
+    assert "rabbitmq_consistent_hash_exchange" in plugins and "rabbitmq_management" in plugins
     assert "./postgres-init:/docker-entrypoint-initdb.d:ro" in SERVICES["postgres"]["volumes"]
     # The node name is where RabbitMQ keeps its data: it must not change on recreate.
     assert SERVICES["rabbitmq"]["hostname"] == "rabbitmq"

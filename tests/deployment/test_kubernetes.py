@@ -352,6 +352,8 @@ def test_custom_resources_are_well_formed(overlay: str) -> None:
     spec_keys_within(rabbit, RABBITMQ_SPEC_KEYS)
     assert rabbit["spec"]["replicas"] % 2 == 1, "quorum queues want an odd number of nodes"
     assert "default_queue_type = quorum" in rabbit["spec"]["rabbitmq"]["additionalConfig"]
+    # Every consumer's partitions hang off a consistent-hash exchange (kliniki.consumer).
+    assert "rabbitmq_consistent_hash_exchange" in rabbit["spec"]["rabbitmq"]["additionalPlugins"]
     assert re.fullmatch(r"\d+(Gi|Mi)", rabbit["spec"]["persistence"]["storage"])
 
     [cluster] = [d for d in docs if d["kind"] == "Cluster"]

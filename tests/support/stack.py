@@ -38,6 +38,10 @@ REPO = Path(__file__).resolve().parents[2]
 ALL_SERVICES = list(SERVICE_PORTS)
 STAFF = load_staff(REPO / "deploy" / "staff.yaml")
 TEST_RETRY_DELAYS_MS = "[100, 300, 600]"
+# Partitions per consumer purpose in tests: fewer quorum queues than the default 8 to set up
+# and remove per run (tests of partitioning itself choose their own, at most MAX_PARTITIONS).
+TEST_PARTITIONS = "4"
+MAX_PARTITIONS = 8
 
 # The test run's signing key. Identity is started with it as its configured key
 # (KLINIKI_SIGNING_KEY, as a Kubernetes Secret would give it), signs with it and publishes its
@@ -161,6 +165,7 @@ class Stack:
                 "KLINIKI_AMQP_URL": self.amqp_url,
                 "KLINIKI_BROKER_NAMESPACE": self.namespace,
                 "KLINIKI_CONSUMER_RETRY_DELAYS_MS": TEST_RETRY_DELAYS_MS,
+                "KLINIKI_CONSUMER_PARTITIONS": TEST_PARTITIONS,
                 "KLINIKI_LOG_LEVEL": "INFO",
                 "KLINIKI_STAFF_FILE": str(self.staff_file),
                 # The suite sends many writes and refused tokens from one address on purpose;
@@ -302,13 +307,16 @@ class Stack:
         await delete_broker_names(self.amqp_url, self.namespace)
 
 
-async def delete_broker_names(amqp_url: str, namespace: str) -> None:
+async def delete_broker_names(
+    amqp_url: str, namespace: str, partitions: int = MAX_PARTITIONS
+) -> None:
     """Delete this run's queues and exchanges (their names are known: see kliniki.consumer)."""
     import aio_pika
 
     connection = await aio_pika.connect(amqp_url)
     try:
-        queues = []
+        queues: list[str] = []
+        exchanges: list[str] = []
         for consumer in (
             "triage.inbox",
             "clinical.inbox",
@@ -319,17 +327,24 @@ async def delete_broker_names(amqp_url: str, namespace: str) -> None:
             "notifier.notifications",
             *(f"{s}.staff" for s in ALL_SERVICES if s != "identity"),
             "test.probe",
+            "ordertest.orders",  # tests/test_consumer_partitions.py
         ):
             base = f"{namespace}{consumer}"
-            queues += [base, f"{base}.dead", *(f"{base}.retry.{i}" for i in range(1, 4))]
+            queues += [
+                *(f"{base}.p{i}" for i in range(partitions)),
+                f"{base}.dead",
+                f"{base}.replicas",
+                *(f"{base}.retry.{ms}ms" for ms in yaml.safe_load(TEST_RETRY_DELAYS_MS)),
+            ]
+            exchanges.append(base)  # the purpose's consistent-hash exchange
         for name in queues:
             channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(name)
-        for service in ALL_SERVICES:
+        for name in [*exchanges, *(f"{namespace}{service}.events" for service in ALL_SERVICES)]:
             channel = await connection.channel()
             with contextlib.suppress(Exception):
-                await channel.exchange_delete(f"{namespace}{service}.events")
+                await channel.exchange_delete(name)
     finally:
         await connection.close()
 

@@ -1,0 +1,309 @@
+"""Triage intake with 1, 2 and 4 replicas sharing K=8 partitions, PostgreSQL 5 ms away.
+
+PostgreSQL sits behind a proxy adding 5 ms each way (bench/latency_proxy.py: a managed database
+in another zone). For each replica count: a fresh triage database and broker names, the
+replicas started as processes and given time to share the partitions, then 1,000
+``patient.registered`` events published at once, each fourth visit followed by its
+cancellation at the desk (``visit.updated``, CANCELLED). Printed: events per second until all
+are applied, against one replica in the same run. Then a run with 4 replicas where one is killed
+with SIGKILL mid-run, and one with 4 replicas at K=32 (K, not the replica count, is how many
+events are in flight at once: what sets the rate when each event waits on a far database).
+
+Checked after every run, from triage's own tables: every event is in the inbox once (none
+twice, none lost); every visit has exactly one assignment; a cancelled visit's assignment is
+CANCELLED and the others' ACTIVE (a cancellation applied before its registration would leave
+the assignment ACTIVE), and its cancellation was handled after its registration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kliniki.events import PARTITION_KEY_HEADER, CloudEvent
+from tests.support.stack import (
+    MAX_PARTITIONS,
+    ServiceProcess,
+    Stack,
+    delete_broker_names,
+    free_port,
+    servers,
+)
+
+VISITS = 1000
+CANCEL_EVERY = 4
+PARTITIONS = 8
+DELAY_MS = 5
+REPLICA_COUNTS = (1, 2, 4)
+WIDE_PARTITIONS = 32
+
+
+def events() -> list[CloudEvent]:
+    """Each visit's registration; each fourth visit's cancellation right behind it."""
+    out = []
+    for i in range(VISITS):
+        patient, visit = f"patient_{uuid.uuid4().hex[:16]}", f"visit_{uuid.uuid4().hex[:16]}"
+        data = {
+            "patientId": patient,
+            "visitId": visit,
+            "opNumber": f"OP{100000 + i}",
+            "firstName": "Bench",
+            "lastName": f"Patient{i}",
+            "gender": "FEMALE",
+            "age": 30,
+        }
+        source = "/services/registration"
+        out.append(
+            CloudEvent(
+                source=source,
+                type="patient.registered.v1",
+                subject=patient,
+                visitid=visit,
+                data=data,
+                sequence=2 * i + 1,
+            )
+        )
+        if i % CANCEL_EVERY == 0:
+            cancelled = {
+                "visitId": visit,
+                "patientId": patient,
+                "status": "CANCELLED",
+                "cancellationReason": "left",
+            }
+            out.append(
+                CloudEvent(
+                    source=source,
+                    type="visit.updated.v1",
+                    subject=patient,
+                    visitid=visit,
+                    data=cancelled,
+                    sequence=2 * i + 2,
+                )
+            )
+    return out
+
+
+async def publish(amqp_url: str, exchange_name: str, batch: list[CloudEvent]) -> None:
+    """As registration's outbox relay publishes them (persistent, confirmed, partition key)."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(exchange_name)
+        await asyncio.gather(
+            *(
+                exchange.publish(
+                    aio_pika.Message(
+                        event.to_json_bytes(),
+                        content_type="application/cloudevents+json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=event.id,
+                        type=event.type,
+                        headers={PARTITION_KEY_HEADER: event.partition_key},
+                    ),
+                    routing_key=event.routing_key,
+                )
+                for event in batch
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def roll_call(amqp_url: str, queue: str) -> int:
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.consumer_count or 0
+    except aio_pika.exceptions.ChannelClosed:
+        return 0
+    finally:
+        await connection.close()
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection for a run's looks, retried: the server is shared and sometimes full."""
+    for _ in range(100):
+        try:
+            return await asyncpg.connect(dsn)
+        except asyncpg.TooManyConnectionsError:
+            await asyncio.sleep(0.5)
+    return await asyncpg.connect(dsn)
+
+
+async def check(conn: asyncpg.Connection, consumer: str, batch: list[CloudEvent]) -> list[str]:
+    """What went wrong, from triage's tables (empty: every event once, every visit in order)."""
+    handled = {
+        r["event_id"]: r["handled_at"]
+        for r in await conn.fetch(
+            "select event_id, handled_at from inbox where consumer = $1", consumer
+        )
+    }
+    assignments: dict[str, list[str]] = {}
+    for r in await conn.fetch("select visit_id, status from assignments"):
+        assignments.setdefault(r["visit_id"], []).append(r["status"])
+    problems = []
+    lost = [e.id for e in batch if e.id not in handled]
+    if lost:
+        problems.append(f"{len(lost)} events never applied")
+    registered = {e.visitid: e for e in batch if e.routing_key == "patient.registered"}
+    cancelled = {e.visitid: e for e in batch if e.routing_key == "visit.updated"}
+    for visit in registered:
+        statuses = assignments.get(visit, [])
+        expected = ["CANCELLED"] if visit in cancelled else ["ACTIVE"]
+        if statuses != expected:
+            problems.append(f"visit {visit}: assignments {statuses}, expected {expected}")
+    for visit, cancellation in cancelled.items():
+        first, then = handled.get(registered[visit].id), handled.get(cancellation.id)
+        if first and then and then < first:
+            problems.append(f"visit {visit}: cancellation handled before registration")
+    return problems
+
+
+async def measure(
+    amqp_url: str, dsn: str, namespace: str, procs: list[ServiceProcess], kill_one: bool
+) -> float:
+    """Publish the batch, wait until triage applied it all, check; events per second."""
+    consumer = f"{namespace}triage.inbox"
+    batch = events()
+    conn = await connect(dsn)
+    try:
+        started = time.perf_counter()
+        await publish(amqp_url, f"{namespace}registration.events", batch)
+        killed = False
+        deadline = time.monotonic() + 900
+        count = "select count(*) from inbox where consumer = $1"
+        while (done := await conn.fetchval(count, consumer)) < len(batch):
+            if kill_one and not killed and done > len(batch) // 3:
+                procs[-1].process.kill()  # SIGKILL: no goodbye, its partitions move
+                killed = True
+                print(f"  killed one replica with SIGKILL after {done} events", flush=True)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {done} of {len(batch)} events applied")
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(1)  # anything applied twice would show now
+        problems = await check(conn, consumer, batch)
+    finally:
+        await conn.close()
+    if problems:
+        raise AssertionError("; ".join(problems[:5]) + f" ({len(problems)} problems)")
+    return len(batch) / elapsed
+
+
+def retried(step: Callable[[], None], attempts: int = 60) -> None:
+    """``step``, again while the shared PostgreSQL server is full (too many connections)."""
+    for _ in range(attempts - 1):
+        try:
+            return step()
+        except (subprocess.CalledProcessError, asyncpg.TooManyConnectionsError) as exc:
+            print(f"  PostgreSQL busy, retrying: {exc.__class__.__name__}", flush=True)
+            time.sleep(2)
+    return step()
+
+
+def proxied(postgres_url: str, port: int) -> str:
+    parts = urlsplit(postgres_url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@127.0.0.1:{port}"))
+
+
+def run(
+    pg_url: str,
+    amqp_url: str,
+    proxy_url: str,
+    replicas: int,
+    kill_one: bool = False,
+    partitions: int = PARTITIONS,
+) -> float:
+    """Events per second for ``replicas`` triage replicas; raises if any check fails."""
+    stack = Stack(pg_url, amqp_url)
+    try:
+        retried(lambda: stack.migrate(["triage"]))
+        procs = [
+            stack.start(
+                "triage",
+                name=f"triage-{i}",
+                KLINIKI_POSTGRES_URL=proxy_url,
+                KLINIKI_CONSUMER_PARTITIONS=str(partitions),
+                KLINIKI_LOG_LEVEL="WARNING",
+            )
+            for i in range(replicas)
+        ]
+        for proc in procs:
+            stack.wait_ready(proc, timeout=180)
+        queue = f"{stack.namespace}triage.inbox"
+        deadline = time.monotonic() + 60
+        while asyncio.run(roll_call(amqp_url, f"{queue}.replicas")) < replicas:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the replicas did not all answer the roll call")
+            time.sleep(0.2)
+        time.sleep(3)  # a few balancing periods: the first one up holds every partition
+        dsn = f"{pg_url.rstrip('/')}/{stack.database('triage')}"
+        return asyncio.run(measure(amqp_url, dsn, stack.namespace, procs, kill_one))
+    finally:
+        stack.stop_all()
+        retried(stack.cleanup)
+        if partitions > MAX_PARTITIONS:  # the partitions the stack's cleanup does not know
+            asyncio.run(delete_broker_names(amqp_url, stack.namespace, partitions))
+
+
+def main() -> None:
+    with servers() as (pg_url, amqp_url):
+        host = urlsplit(pg_url).hostname or "127.0.0.1"
+        port = urlsplit(pg_url).port or 5432
+        proxy_port = free_port()
+        proxy = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("latency_proxy.py")),
+                str(proxy_port),
+                host,
+                str(port),
+                str(DELAY_MS),
+            ],
+            env=os.environ,
+        )
+        try:
+            proxy_url = proxied(pg_url, proxy_port)
+            rates = {}
+            for replicas in REPLICA_COUNTS:
+                rates[replicas] = run(pg_url, amqp_url, proxy_url, replicas)
+                print(
+                    f"{replicas} replica(s), K={PARTITIONS}, PostgreSQL +{DELAY_MS} ms each way: "
+                    f"{rates[replicas]:.0f} events/s ({rates[replicas] / rates[1]:.2f}x one "
+                    "replica); every event once, every visit in order",
+                    flush=True,
+                )
+            killed = run(pg_url, amqp_url, proxy_url, 4, kill_one=True)
+            print(
+                f"4 replicas, one killed with SIGKILL mid-run: {killed:.0f} events/s "
+                f"({killed / rates[1]:.2f}x one replica); none lost, none twice, in order",
+                flush=True,
+            )
+            # K is how many events are in flight at once over all replicas: with the database
+            # far away (latency-bound work), K rather than the replica count sets the rate.
+            wide = run(pg_url, amqp_url, proxy_url, 4, partitions=WIDE_PARTITIONS)
+            print(
+                f"4 replicas, K={WIDE_PARTITIONS}: {wide:.0f} events/s "
+                f"({wide / rates[1]:.2f}x one replica at K={PARTITIONS}); in order"
+            )
+        finally:
+            proxy.kill()
+            proxy.wait()
+
+
+if __name__ == "__main__":
+    main()
