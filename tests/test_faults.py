@@ -89,12 +89,13 @@ async def test_kill_9_between_commit_and_publish_loses_and_doubles_nothing(
                 proxy.restore()
                 registration = await side.start("registration")  # the same database
 
-                everyone = early + waiting_ids
-                # Triage handles events in order: once this one is applied, so was all before.
                 marker = await register(http, registration.url)
+                everyone = early + waiting_ids
+                # Triage keeps each patient's events in order, not everyone's (its partitions
+                # run side by side): wait for each patient, then check none came twice.
                 await eventually(
-                    lambda: assignments_per_patient(triage_db, [marker["id"]]),
-                    until=lambda counts: counts == [1],
+                    lambda: assignments_per_patient(triage_db, [*everyone, marker["id"]]),
+                    until=lambda counts: counts == [1] * (len(everyone) + 1),
                     timeout=60,
                 )
                 assert await assignments_per_patient(triage_db, everyone) == [1] * len(everyone), (
@@ -290,10 +291,11 @@ async def test_postgres_restart_under_running_services(
                         " where routing_key = 'patient.registered'"
                     )
                 ]
-                marker = after[-1]["id"]
+                # Each patient's events in order, not everyone's (triage's partitions run side
+                # by side): wait for every patient.
                 await eventually(
-                    lambda: assignments_per_patient(triage_db, [marker]),
-                    until=lambda counts: counts == [1],
+                    lambda: assignments_per_patient(triage_db, registered),
+                    until=lambda counts: counts == [1] * len(registered),
                     timeout=60,
                 )
                 assert await assignments_per_patient(triage_db, registered) == [1] * len(

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "kliniki_outbox"
 BATCH_SIZE = 200
+# The advisory lock (in each service's own database) that the relaying replica holds per batch.
+RELAY_LOCK = 0x6B6C6E6B_6F757462  # "klnkoutb"
 
 EVENTS_PUBLISHED = Counter("kliniki_events_published_total", "Events relayed to the broker")
 OUTBOX_PENDING = Gauge("kliniki_outbox_pending", "Events committed but not yet published")
@@ -132,6 +134,10 @@ class OutboxRelay:
         skipped: list[int] = []
         while True:
             async with self._engine.begin() as conn:
+                # One relay at a time per service: replicas relaying side by side would each
+                # take a batch and publish them interleaved, so a record's later event could
+                # reach the broker before its earlier one. The lock ends with the batch.
+                await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK)))
                 rows = (
                     await conn.execute(
                         select(outbox.c.id, outbox.c.routing_key, outbox.c.envelope)
@@ -139,8 +145,7 @@ class OutboxRelay:
                         .where(outbox.c.id.not_in(skipped) if skipped else true())
                         .order_by(outbox.c.id)
                         .limit(BATCH_SIZE)
-                        # Several replicas of a service may relay; each row goes out once.
-                        .with_for_update(skip_locked=True)
+                        .with_for_update()
                     )
                 ).all()
                 if not rows:
