@@ -13,6 +13,10 @@ from typing import Any
 from kliniki.access import STAGE_ROLE, Role, Stage
 
 ALL_ROLES = tuple(sorted(r.value for r in Role))
+FRONT_DESK = (Role.RECEPTIONIST.value, Role.ADMIN.value, Role.IN_CHARGE.value)
+# Frames that only tell a screen to refresh: delivered and replayed like the others, never
+# listed as notifications (GET /notifications) nor shown as one.
+SIGNALS = frozenset({"visit_updated"})
 
 # How a message names what the patient is waiting for, per worklist.
 STAGE_PURPOSE = {
@@ -266,4 +270,11 @@ def wait_time_exceeded(data: dict[str, Any]) -> Outgoing:
             f"{STAGE_PURPOSE[stage]} (target {target:g} min)",
         },
         roles=(STAGE_ROLE[stage].value, Role.IN_CHARGE.value),
+    )
+
+
+def visit_updated(patient_id: str, visit_id: str) -> Outgoing:
+    """To the front desk's visits board: the visit's status, or who has the patient, changed."""
+    return Outgoing(
+        "visit_updated", {"patientId": patient_id, "visitId": visit_id}, roles=FRONT_DESK
     )
