@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ARTIFACTS, dismissToasts, expectAccessible, registerPatient, shot, signedIn, worklist, type Who } from "./support";
 
 test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
+  test.setTimeout(360_000); // six browsers, two visits, on a shared 2-core machine
   const people = {} as Record<Who, Page>;
   for (const who of ["alice", "sarah", "smith", "mike", "lisa", "tom"] as const) {
     people[who] = (await signedIn(browser, who)).page;
@@ -153,7 +154,7 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
     await expect(page.getByText("John Doe visit completed successfully").first(), who).toBeVisible();
   }
   await expect(aliceBoard.getByText("Completed")).toBeVisible();
-  await expect(aliceBoard.getByText("Paid")).toBeVisible();
+  await expect(aliceBoard.getByText("Paid", { exact: true })).toBeVisible();
   await shot(alice, "06-alice-visit-completed");
   await shot(tom, "06-tom-paid");
 
@@ -176,6 +177,7 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   const rows = alice.getByRole("region", { name: "Today's visits" }).getByRole("row").filter({ hasText: op });
   await expect(rows).toHaveCount(2);
   await expect(rows.first().getByText("Sarah Achieng")).toBeVisible(); // newest first
+  await sarah.getByRole("link", { name: "Triage", exact: true }).click();
   await expect(worklist(sarah).getByRole("row").filter({ hasText: op })).toBeVisible();
   const earlier = smith.getByRole("region", { name: "Earlier visits" });
   await expect(async () => {

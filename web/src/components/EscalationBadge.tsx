@@ -6,7 +6,8 @@ import { t } from "../i18n";
 export function EscalationBadge({ level }: { level: number | undefined }) {
   if (!level) return null;
   return (
-    <Badge color="orange.9" variant="filled">
+    // A burnt orange dark enough for white text at WCAG AA (Mantine's orange.9 is not).
+    <Badge color="#a63c00" variant="filled">
       {t(level === 1 ? "worklist.pastTarget" : "worklist.pastTwiceTarget")}
     </Badge>
   );

@@ -60,7 +60,6 @@ export const en = {
   "reception.registered": "Registered {name}: {op}",
   "reception.board": "Today's visits",
   "reception.boardEmpty": "No visits yet today",
-  "reception.op": "OP",
   "reception.status": "Status",
   "reception.withNow": "With now",
   "reception.arrived": "Arrived",

@@ -1,7 +1,6 @@
 /** Reception: register a patient, today's visits board (live), correct details, follow-up. */
 import {
   Alert,
-  Badge,
   Button,
   Grid,
   Group,
@@ -150,25 +149,25 @@ function RegisterForm() {
   );
 }
 
-/** Who has the patient now at one stage: a name, or the department's shared queue. */
+/** Who has the patient now at one stage: a name, or the department's shared queue; and the
+ * waiting-time escalation when the patient has waited there past their target. */
 function StageHolder({ stage }: { stage: BoardStage }) {
   const department = label("stage", stage.stage);
+  const name = stage.assignedToName ?? stage.assignedToUserId;
   return (
-    <Group gap={6} wrap="nowrap">
-      {stage.assignedToName ?? stage.assignedToUserId ? (
-        <Text span size="sm">
-          {stage.assignedToName ?? stage.assignedToUserId}{" "}
+    <Stack gap={2} align="flex-start">
+      {name ? (
+        <Text size="sm">
+          {name}{" "}
           <Text span size="xs" c="gray.8">
             ({department})
           </Text>
         </Text>
       ) : (
-        <Text span size="sm">
-          {t("reception.waitingIn", { department })}
-        </Text>
+        <Text size="sm">{t("reception.waitingIn", { department })}</Text>
       )}
       <EscalationBadge level={stage.escalationLevel} />
-    </Group>
+    </Stack>
   );
 }
 
@@ -177,21 +176,25 @@ function VisitRow({ visit }: { visit: BoardVisit }) {
     <Table.Tr>
       <Table.Td>
         <Link to={`/reception/patients/${visit.patientId}`}>{visit.patientName}</Link>
+        <Text size="xs" c="gray.8">
+          {visit.opNumber}
+        </Text>
       </Table.Td>
-      <Table.Td>{visit.opNumber}</Table.Td>
       <Table.Td>
-        <Badge variant="outline" color={visit.status === "COMPLETED" ? "#1b5e20" : "blue.9"}>
+        <Text size="sm" fw={600} c={visit.status === "COMPLETED" ? "#1b5e20" : "blue.9"}>
           {label("status", visit.status)}
-        </Badge>
+        </Text>
       </Table.Td>
       <Table.Td>
-        <Stack gap={2}>
+        <Stack gap={6}>
           {visit.stages.map((stage) => (
             <StageHolder key={`${stage.stage}-${stage.since}`} stage={stage} />
           ))}
         </Stack>
       </Table.Td>
-      <Table.Td>{new Date(visit.openedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>
+        {new Date(visit.openedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
+      </Table.Td>
       <Table.Td>{label("payment", visit.paymentStatus)}</Table.Td>
     </Table.Tr>
   );
@@ -219,7 +222,6 @@ export function VisitsBoard() {
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>{t("worklist.patient")}</Table.Th>
-                <Table.Th>{t("reception.op")}</Table.Th>
                 <Table.Th>{t("reception.status")}</Table.Th>
                 <Table.Th>{t("reception.withNow")}</Table.Th>
                 <Table.Th>{t("reception.arrived")}</Table.Th>
