@@ -170,7 +170,7 @@ def test_the_console_in_chromium(own_stack: Stack) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=1800,  # seven specs; the machine may be shared and loaded
         )
     print(result.stdout[-20000:])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ARTIFACTS, dismissToasts, expectAccessible, registerPatient, shot, signedIn, worklist, type Who } from "./support";
 
 test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
-  test.setTimeout(360_000); // six browsers, two visits, on a shared 2-core machine
+  test.setTimeout(600_000); // six browsers, two visits, on a shared 2-core machine (1.5 to 6 min)
   const people = {} as Record<Who, Page>;
   for (const who of ["alice", "sarah", "smith", "mike", "lisa", "tom"] as const) {
     people[who] = (await signedIn(browser, who)).page;
@@ -24,6 +24,8 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   const sarahRow = worklist(sarah).getByRole("row").filter({ hasText: op });
   await expect(sarahRow.getByRole("button", { name: "Open John Doe" })).toBeVisible();
   timings.registerToSarahsWorklistMs = Date.now() - submittedAt;
+  // A figure for the README, printed as soon as it is measured (never asserted: a shared machine).
+  console.log(`Register to Sarah's worklist: ${timings.registerToSarahsWorklistMs} ms`);
   await expect(sarah.getByText(`John Doe (${opHash}) assigned for triage`).first()).toBeVisible();
   // Alice's board: John Doe, and who has him now (Sarah, the nurse on duty), live.
   const aliceBoard = alice.getByRole("region", { name: "Today's visits" }).getByRole("row").filter({ hasText: op });
@@ -192,5 +194,4 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   await expectAccessible(smith, "consultation with earlier visits");
 
   writeFileSync(join(ARTIFACTS, "timings.json"), JSON.stringify(timings, null, 2));
-  console.log(`Register to Sarah's worklist: ${timings.registerToSarahsWorklistMs} ms`);
 });
