@@ -40,5 +40,22 @@ export default defineConfig({
   plugins: [react()],
   server: { host: "127.0.0.1", port: 5173, proxy: proxies() },
   preview: { host: "127.0.0.1", port: 8080, strictPort: true, proxy: proxies() },
-  build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 1200 },
+  build: {
+    outDir: "dist",
+    sourcemap: false,
+    rolldownOptions: {
+      output: {
+        // Libraries in chunks of their own: they change less often than the screens, so a
+        // browser keeps them cached across releases. Each department's screens are separate
+        // chunks too (React.lazy in src/app/App.tsx), loaded on first visit.
+        codeSplitting: {
+          groups: [
+            { name: "react", test: /node_modules[\\/](react|react-dom|scheduler)[\\/]/, priority: 3 },
+            { name: "router", test: /node_modules[\\/]react-router[\\/]/, priority: 2 },
+            { name: "query", test: /node_modules[\\/]@tanstack[\\/]/, priority: 2 },
+          ],
+        },
+      },
+    },
+  },
 });

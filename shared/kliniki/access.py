@@ -248,6 +248,8 @@ FRAME_ROLES: dict[str, frozenset[Role]] = {
     "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER, Role.RECEPTIONIST, Role.TRIAGE_NURSE}),
     # To the stage's own role and the in-charge (frames.wait_time_exceeded addresses it).
     "wait_time_exceeded": frozenset(STAGE_ROLE.values()) | SUPERVISORS,
+    # The visits board's refresh: a visit's status or who has the patient changed.
+    "visit_updated": frozenset({Role.RECEPTIONIST}) | SUPERVISORS,
 }
 
 # The kind of record a frame that reaches non-clinical roles carries.
@@ -271,6 +273,7 @@ _FRAME_ADDRESSEES: dict[str, frozenset[Role]] = {
     "prescription_updated": FRAME_ROLES["prescription_updated"],
     "patient_ready_for_payment": frozenset({Role.CASHIER}),
     "follow_up_scheduled": frozenset({Role.CLINICAL_OFFICER}),
+    "visit_updated": FRAME_ROLES["visit_updated"],
 }
 
 

@@ -528,3 +528,92 @@ def test_prometheus_scrapes_every_service_in_production() -> None:
     policy = find(docs, "NetworkPolicy", "kliniki-metrics-from-prometheus")
     assert policy is not None
     assert policy["spec"]["podSelector"]["matchLabels"] == selector
+
+
+def vite_proxy_services() -> dict[str, int]:
+    """The services `make run` proxies at /api/<service> (web/vite.config.ts, SERVICE_PORTS)."""
+    config = (K8S.parents[1] / "web" / "vite.config.ts").read_text()
+    table = config[config.index("SERVICE_PORTS = {") : config.index("} as const")]
+    return {name: int(port) for name, port in re.findall(r"(\w+): (\d+),", table)}
+
+
+def ingress_rewrite(path_regex: str, rewrite: str, request_path: str) -> str | None:
+    """What ingress-nginx sends upstream for ``request_path`` (use-regex + rewrite-target:
+    the path is a case-insensitive regex anchored at the start, $n its groups)."""
+    found = re.match(path_regex, request_path, re.IGNORECASE)
+    if found is None:
+        return None
+    return re.sub(r"\$(\d)", lambda m: found.group(int(m[1])) or "", rewrite)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_console_ingress_routes_the_same_paths_as_make_run_and_compose(overlay: str) -> None:
+    """One origin: / the console, /api/<service>/... each service with the prefix stripped,
+    /ws the notifier's WebSocket with long timeouts, all on one host."""
+    docs = render(overlay)
+    ingresses = by_kind(docs, "Ingress")
+    site, api, ws = ingresses["console"], ingresses["console-api"], ingresses["console-ws"]
+    hosts = {rule["host"] for ing in (site, api, ws) for rule in ing["spec"]["rules"]}
+    assert len(hosts) == 1, f"one origin, not {hosts}"
+    [root] = site["spec"]["rules"][0]["http"]["paths"]
+    assert (root["path"], root["pathType"]) == ("/", "Prefix")
+    assert root["backend"]["service"] == {"name": "console", "port": {"number": 8080}}
+
+    annotations = api["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    rewrite = annotations["nginx.ingress.kubernetes.io/rewrite-target"]
+    routed: dict[str, int] = {}
+    for path in api["spec"]["rules"][0]["http"]["paths"]:
+        backend = path["backend"]["service"]
+        service = backend["name"]
+        routed[service] = backend["port"]["number"]
+        assert path["pathType"] == "ImplementationSpecific"
+        strip = functools.partial(ingress_rewrite, path["path"], rewrite)
+        assert strip(f"/api/{service}/patients?q=Doe") == "/patients?q=Doe"
+        assert strip(f"/api/{service}/openapi.json") == "/openapi.json"
+        assert strip(f"/api/{service}") == "/"
+        assert strip(f"/api/{service}x/patients") is None, "a prefix of another name"
+    assert routed == PORTS == vite_proxy_services()
+
+    [socket] = ws["spec"]["rules"][0]["http"]["paths"]
+    assert (socket["path"], socket["pathType"]) == ("/ws", "Exact")
+    assert socket["backend"]["service"] == {"name": "notifier", "port": {"number": 8007}}
+    for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(ws["metadata"]["annotations"][f"nginx.ingress.kubernetes.io/{timeout}"]) >= 3600
+    assert "nginx.ingress.kubernetes.io/rewrite-target" not in ws["metadata"]["annotations"]
+    if overlay == "prod":
+        for ing in (site, api, ws):
+            assert ing["spec"]["tls"][0]["hosts"] == sorted(hosts)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_console_deployment_serves_only_its_files_unprivileged(overlay: str) -> None:
+    docs = render(overlay)
+    deploy = by_kind(docs, "Deployment")["console"]
+    pod = deploy["spec"]["template"]["spec"]
+    [main] = pod["containers"]
+    assert main["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert main["readinessProbe"]["httpGet"] == {"path": "/", "port": "http"}
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"]
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"cpu", "memory"} <= set(main["resources"]["limits"])
+    assert deploy["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    service = by_kind(docs, "Service")["console"]
+    assert [p["port"] for p in service["spec"]["ports"]] == [8080]
+    # nginx's config from the ConfigMap: the files only, no proxying (the Ingress routes).
+    [config] = [v for v in pod["volumes"] if v["name"] == "config"]
+    conf_map = find(docs, "ConfigMap", config["configMap"]["name"])
+    assert conf_map is not None
+    conf = conf_map["data"]["default.conf"]
+    assert "listen 8080;" in conf and "try_files $uri /index.html;" in conf
+    assert "proxy_pass" not in conf
+    policy = by_kind(docs, "NetworkPolicy")["console"]
+    assert [p["port"] for r in rules_to(policy, "ingress") for p in r["ports"]] == [8080]
+    assert rules_to(policy, "egress") == [], "it serves files and calls nothing"
+    image = main["image"]
+    if overlay == "prod":
+        assert image.startswith("registry.example-hospital.org/kliniki/console:")
+        assert not image.endswith((":latest", ":dev"))
+    else:
+        assert image == "kliniki/console:dev"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -40,31 +41,43 @@ pytestmark = [
 ]
 
 
-def restart(stack: Stack, proc: ServiceProcess, *, start: bool) -> None:
+# ``POST /start/<service>?escalation=seconds``: waiting-time targets of seconds (0.1 min = 6 s),
+# so a browser test sees a patient escalate (web/e2e/05-board.spec.ts).
+FAST_ESCALATION = {
+    "KLINIKI_WAIT_TARGET_MINUTES": json.dumps(
+        {"RED": 0, "ORANGE": 0.1, "YELLOW": 0.1, "GREEN": 0.1, "UNTRIAGED": 0.1}
+    ),
+    "KLINIKI_ESCALATION_POLL_SECONDS": "0.5",
+}
+
+
+def restart(stack: Stack, proc: ServiceProcess, *, start: bool, **env: str) -> None:
     """Stop a service, or start it again on the same port (the console's proxy points there)."""
     if not start:
         proc.stop()
         return
     log = proc.log_path.open("ab")
     proc.process = subprocess.Popen(
-        proc.process.args, env=stack.env(proc.name), stdout=log, stderr=subprocess.STDOUT
+        proc.process.args, env=stack.env(proc.name, **env), stdout=log, stderr=subprocess.STDOUT
     )
     stack.wait_ready(proc)
 
 
 @contextlib.contextmanager
 def control_server(stack: Stack) -> Iterator[str]:
-    """POST /stop/<service> and /start/<service> for the browser tests."""
+    """POST /stop/<service> and /start/<service>[?escalation=seconds] for the browser tests."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            _, action, service = self.path.split("/")
+            path, _, query = self.path.partition("?")
+            _, action, service = path.split("/")
             proc = stack.processes.get(service)
             if proc is None or action not in ("stop", "start"):
                 self.send_response(404)
                 self.end_headers()
                 return
-            restart(stack, proc, start=action == "start")
+            env = FAST_ESCALATION if query == "escalation=seconds" else {}
+            restart(stack, proc, start=action == "start", **env)
             self.send_response(204)
             self.end_headers()
 
@@ -157,7 +170,7 @@ def test_the_console_in_chromium(own_stack: Stack) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=1800,  # seven specs; the machine may be shared and loaded
         )
     print(result.stdout[-20000:])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]

@@ -125,8 +125,20 @@ class TriageFindingsOut(ApiModel):
     completed: bool
 
 
+EARLIER_VISITS = 10
+
+
+class EarlierVisit(ApiModel):
+    """One of the patient's earlier visits: when, and what was diagnosed."""
+
+    visit_id: str
+    opened_at: dt.datetime | None
+    status: str | None
+    diagnoses: list[DiagnosisOut]
+
+
 class PatientRecord(ApiModel):
-    """The doctor's view of a patient's current visit."""
+    """The doctor's view of a patient's current visit, and the earlier ones in brief."""
 
     patient_id: str
     op_number: str | None
@@ -138,3 +150,6 @@ class PatientRecord(ApiModel):
     diagnoses: list[DiagnosisOut]
     prescriptions: list[PrescriptionOut]
     lab_requests: list[LabRequestOut]
+    earlier_visits: list[EarlierVisit] = Field(
+        default_factory=list, description=f"Newest first, at most {EARLIER_VISITS}"
+    )

@@ -22,8 +22,10 @@ from clinical.models import (
     worklist_models,
 )
 from clinical.schemas import (
+    EARLIER_VISITS,
     DiagnosisCreate,
     DiagnosisOut,
+    EarlierVisit,
     LabRequestCreate,
     LabRequestOut,
     OrderCancel,
@@ -323,7 +325,41 @@ async def patient_record(session: AsyncSession, patient_id: str) -> PatientRecor
         diagnoses=[DiagnosisOut.model_validate(d) for d in await rows(Diagnosis)],
         prescriptions=[PrescriptionOut.model_validate(p) for p in await rows(Prescription)],
         lab_requests=[LabRequestOut.model_validate(lr) for lr in await rows(LabRequest)],
+        earlier_visits=await earlier_visits(session, patient_id, visit_id),
     )
+
+
+async def earlier_visits(
+    session: AsyncSession, patient_id: str, current_visit_id: str | None
+) -> list[EarlierVisit]:
+    """The patient's other visits (registration's events tell clinical of each), newest first,
+    with their diagnoses."""
+    visits = (
+        await session.scalars(
+            select(VisitRecord)
+            .where(VisitRecord.patient_id == patient_id, VisitRecord.visit_id != current_visit_id)
+            .order_by(VisitRecord.opened_at.desc().nulls_last(), VisitRecord.visit_id)
+            .limit(EARLIER_VISITS)
+        )
+    ).all()
+    diagnoses: dict[str, list[DiagnosisOut]] = {v.visit_id: [] for v in visits}
+    for diagnosis in (
+        await session.scalars(
+            select(Diagnosis)
+            .where(Diagnosis.patient_id == patient_id, Diagnosis.visit_id.in_(diagnoses))
+            .order_by(Diagnosis.created_at)
+        )
+    ).all():
+        diagnoses[diagnosis.visit_id].append(DiagnosisOut.model_validate(diagnosis))
+    return [
+        EarlierVisit(
+            visit_id=v.visit_id,
+            opened_at=v.opened_at,
+            status=v.status,
+            diagnoses=diagnoses[v.visit_id],
+        )
+        for v in visits
+    ]
 
 
 async def complete_consultation(uow: UnitOfWork, assignment: Any) -> None:

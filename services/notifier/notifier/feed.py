@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kliniki.access import frame_for
 from kliniki.auth import Principal
 from kliniki.paging import Page, PageRequest, fetch_page
+from notifier.frames import SIGNALS
 from notifier.models import Notification, NotificationRead
 
 REPLAY_BATCH = 500
@@ -49,7 +50,7 @@ async def listing(
         NotificationRead.user_id == principal.user_id,
         NotificationRead.notification_id == Notification.id,
     )
-    query = select(Notification).where(_addressed_to(principal))
+    query = select(Notification).where(_addressed_to(principal), Notification.event.not_in(SIGNALS))
     if unread_only:
         query = query.where(~read)
     found = await fetch_page(session, query, [read, -Notification.id], page)

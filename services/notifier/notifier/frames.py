@@ -12,6 +12,10 @@ from typing import Any
 
 from kliniki.access import Stage, frame_addressees
 
+# Frames that only tell a screen to refresh: delivered and replayed like the others, never
+# listed as notifications (GET /notifications) nor shown as one.
+SIGNALS = frozenset({"visit_updated"})
+
 # How a message names what the patient is waiting for, per worklist.
 STAGE_PURPOSE = {
     Stage.TRIAGE: "triage",
@@ -261,4 +265,13 @@ def wait_time_exceeded(data: dict[str, Any]) -> Outgoing:
             f"{STAGE_PURPOSE[stage]} (target {target:g} min)",
         },
         roles=frame_addressees("wait_time_exceeded", stage),
+    )
+
+
+def visit_updated(patient_id: str, visit_id: str) -> Outgoing:
+    """To the front desk's visits board: the visit's status, or who has the patient, changed."""
+    return Outgoing(
+        "visit_updated",
+        {"patientId": patient_id, "visitId": visit_id},
+        roles=frame_addressees("visit_updated"),
     )

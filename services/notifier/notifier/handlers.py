@@ -137,6 +137,8 @@ async def on_assignment(uow: UnitOfWork, event: CloudEvent) -> None:
         outgoing.extend(_announce_registration(view))
     if change in ("created", "transferred", "returned_to_queue"):
         outgoing.append(frames.new_assignment(assignment))
+    if change != "reprioritized" and assignment.get("visitId"):
+        outgoing.append(frames.visit_updated(assignment["patientId"], assignment["visitId"]))
     if (
         assignment["assignmentType"] == Stage.CONSULTATION
         and assignment.get("reason")
@@ -146,6 +148,14 @@ async def on_assignment(uow: UnitOfWork, event: CloudEvent) -> None:
         name = view.patient_name if view else None
         outgoing.append(frames.patient_assignment_updated(assignment, name))
     await store_and_announce(uow, event, outgoing)
+
+
+async def on_visit_changed(uow: UnitOfWork, event: CloudEvent) -> None:
+    """A visit's status changed, or a department handed the patient on: the board refreshes."""
+    data = event.data
+    visit_id = event.visitid or data.get("visitId")
+    if visit_id and event.subject:
+        await store_and_announce(uow, event, [frames.visit_updated(event.subject, visit_id)])
 
 
 async def _involve(uow: UnitOfWork, event: CloudEvent, *users: str | None) -> VisitView | None:
@@ -219,6 +229,8 @@ async def on_visit_completed(uow: UnitOfWork, event: CloudEvent) -> None:
     view = await _involve(uow, event, event.actorid)
     recipients = view.staff_involved if view else []
     outgoing = frames.visit_completed(event.data, event.actorid, recipients)
+    if event.visitid and event.subject:
+        outgoing.append(frames.visit_updated(event.subject, event.visitid))
     await store_and_announce(uow, event, outgoing)
 
 
@@ -227,7 +239,10 @@ async def on_appointment_scheduled(uow: UnitOfWork, event: CloudEvent) -> None:
 
 
 async def on_wait_time_exceeded(uow: UnitOfWork, event: CloudEvent) -> None:
-    await store_and_announce(uow, event, [frames.wait_time_exceeded(event.data)])
+    outgoing = [frames.wait_time_exceeded(event.data)]
+    if event.data.get("visitId"):  # the board shows the escalation too
+        outgoing.append(frames.visit_updated(event.data["patientId"], event.data["visitId"]))
+    await store_and_announce(uow, event, outgoing)
 
 
 def subscriptions() -> list[Subscription]:
@@ -249,6 +264,13 @@ def subscriptions() -> list[Subscription]:
                 "reprioritized",
             )
         ),
+        *(
+            Subscription(department, f"assignment.{change}", on_visit_changed)
+            for department in DEPARTMENTS
+            for change in ("completed", "cancelled")
+        ),
+        Subscription("registration", "visit.updated", on_visit_changed),
+        Subscription("registration", "visit.opened", on_visit_changed),
         Subscription("triage", "encounter.updated", on_encounter_updated),
         Subscription("clinical", "diagnosis.added", on_consultation_record),
         Subscription("clinical", "prescription.created", on_consultation_record),

@@ -15,7 +15,8 @@ from kliniki.directory import StaffDirectory
 from kliniki.paging import PageQuery
 from kliniki.uow import UnitOfWork
 from kliniki.web import UoW, answer, expected_version, get_kernel, idempotent_create, require
-from registration import report, service
+from registration import board, report, service
+from registration.board import BoardVisit
 from registration.domain import VisitStatus
 from registration.report import DailyReport
 from registration.schemas import (
@@ -113,6 +114,25 @@ async def list_visits(
     patient_id: Annotated[str | None, Query(alias="patientId", max_length=64)] = None,
 ) -> JSONResponse:
     found = await service.list_visits(uow.session, status, patient_id, page)
+    return answer(principal, "VISIT", found.items, page=found, request=request)
+
+
+@router.get(
+    "/visit-board",
+    response_model=list[BoardVisit],
+    tags=["visits"],
+    summary="The day's visits, newest first: status, and who has the patient now at each stage",
+)
+async def read_visit_board(
+    principal: VisitReader,
+    uow: UoW,
+    request: Request,
+    page: PageQuery,
+    date: Annotated[dt.date | None, Query(description="The clinic's day; today if omitted")] = None,
+) -> JSONResponse:
+    zone = get_kernel(request).settings.clinic_time_zone
+    day = date or dt.datetime.now(ZoneInfo(zone)).date()
+    found = await board.visits_board(uow.session, day, zone, page)
     return answer(principal, "VISIT", found.items, page=found, request=request)
 
 

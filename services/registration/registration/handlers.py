@@ -7,7 +7,7 @@ from decimal import Decimal
 from kliniki.consumer import EventHandler, Subscription, in_turn
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
-from registration import report, service
+from registration import board, report, service
 from registration.domain import VisitStatus
 
 
@@ -66,16 +66,36 @@ def subscriptions() -> list[Subscription]:
         Subscription("clinical", "consultation.completed", on_consultation_completed),
         Subscription("billing", "visit.ready_for_payment", to(VisitStatus.WAITING_PAYMENT)),
         Subscription("billing", "invoice.settled", on_invoice_settled),
-        # The daily report's read model (registration.report).
+        # The daily report's and the visits board's read model (registration.report, .board).
         Subscription("billing", "payment.completed", report.record_payment),
         *(
             subscription
             for department in DEPARTMENTS
             for subscription in (
-                Subscription(department, "assignment.created", report.record_arrival),
-                Subscription(department, "assignment.completed", report.record_handed_on),
-                Subscription(department, "assignment.cancelled", report.record_handed_on),
-                Subscription(department, "wait_time.exceeded", report.record_breach),
+                Subscription(
+                    department,
+                    "assignment.created",
+                    in_turn(report.record_arrival, board.record_holder),
+                ),
+                *(
+                    Subscription(department, f"assignment.{change}", board.record_holder)
+                    for change in ("claimed", "transferred", "returned_to_queue")
+                ),
+                Subscription(
+                    department,
+                    "assignment.completed",
+                    in_turn(report.record_handed_on, board.record_holder),
+                ),
+                Subscription(
+                    department,
+                    "assignment.cancelled",
+                    in_turn(report.record_handed_on, board.record_holder),
+                ),
+                Subscription(
+                    department,
+                    "wait_time.exceeded",
+                    in_turn(report.record_breach, board.record_escalation),
+                ),
             )
         ),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, Text
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kliniki.db import Versioned, new_id, service_metadata, utcnow
@@ -92,9 +92,13 @@ class VisitTriage(Base):
 
 
 class StageWait(Base):
-    """A patient's time on one department's worklist (``assignment.created`` to handed on)."""
+    """A patient's time on one department's worklist (``assignment.created`` to handed on),
+    and who has them there now (``registration.board``)."""
 
     __tablename__ = "report_stage_waits"
+    __table_args__ = (  # the board asks for a visit's stages still open
+        Index("ix_report_stage_waits_open", "visit_id", postgresql_where=text("done_at IS NULL")),
+    )
 
     assignment_id: Mapped[str] = mapped_column(Text, primary_key=True)
     visit_id: Mapped[str | None] = mapped_column(Text, index=True)
@@ -102,6 +106,12 @@ class StageWait(Base):
     arrived_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     breaches: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Who has the patient at this stage now (the visits board); None: the shared queue.
+    assigned_to_user_id: Mapped[str | None] = mapped_column(Text)
+    assigned_to_name: Mapped[str | None] = mapped_column(Text)
+    escalation_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The assignment's version last applied: an older event never overwrites a newer one.
+    assignment_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class DiagnosisMade(Base):

@@ -1,7 +1,9 @@
 /** The frame of every screen: header (who, connection, search, notifications) and navigation. */
 import { AppShell, Badge, Burger, Button, Group, NavLink, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
+import { Suspense } from "react";
 import { Link, Outlet, useLocation } from "react-router";
+import { Loading } from "../components/Loading";
 import { label, t, type MessageKey } from "../i18n";
 import { NotificationsButton } from "../features/notifications/Notifications";
 import { PatientSearch } from "../features/search/PatientSearch";
@@ -66,7 +68,9 @@ export function Shell() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main component="main">
-        <Outlet />
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
       </AppShell.Main>
     </AppShell>
   );

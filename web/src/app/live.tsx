@@ -14,6 +14,7 @@ import {
   applyTyping,
   isUrgent,
   notificationText,
+  SIGNALS,
   staleQueries,
   type PresenceRooms,
   type TypingData,
@@ -88,7 +89,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       const refresh = () => stale.forEach((key) => void queryClient.invalidateQueries({ queryKey: key }));
       refresh();
       if (stale.length) setTimeout(refresh, 1500); // the department's own copy may land just after
-      if (typeof frame.id !== "number") return;
+      if (typeof frame.id !== "number" || SIGNALS.has(frame.event)) return;
       void queryClient.invalidateQueries({ queryKey: ["notifier", "notifications"] });
       setReceived((n) => n + 1);
       const urgent = isUrgent(data ?? {});

@@ -14,6 +14,7 @@ import { useUser } from "../app/auth";
 import { t } from "../i18n";
 import { ErrorNote } from "./ErrorNote";
 import { byPriorityThenArrival, waitingText } from "./waiting";
+import { EscalationBadge } from "./EscalationBadge";
 
 // Every department serves the same worklist routes; their generated types are identical.
 type WorklistClient = typeof api.triage;
@@ -160,11 +161,8 @@ export function Worklist({
                   </Table.Td>
                   <Table.Td>
                     {waitingText(a.createdAt, now)}
-                    {(a.escalationLevel ?? 0) > 0 && (
-                      <Badge ml="xs" color="orange.9" variant="filled">
-                        {t(a.escalationLevel === 1 ? "worklist.pastTarget" : "worklist.pastTwiceTarget")}
-                      </Badge>
-                    )}
+                    {" "}
+                    <EscalationBadge level={a.escalationLevel} />
                   </Table.Td>
                   <Table.Td>{a.assignedToName ?? a.assignedToUserId ?? t("worklist.sharedQueue")}</Table.Td>
                   <Table.Td>

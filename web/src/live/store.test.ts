@@ -6,6 +6,7 @@ import {
   notificationText,
   othersIn,
   roomKey,
+  SIGNALS,
   staleQueries,
   typingIn,
 } from "./store";
@@ -45,6 +46,11 @@ describe("notifications", () => {
     expect(keys).toContainEqual(["clinical", "record", "p1"]);
     expect(staleQueries("patient_ready_for_payment", {})).toContainEqual(["billing", "assignments"]);
     expect(staleQueries("pong", {})).toEqual([]);
+  });
+  it("refreshes the visits board on a visit_updated signal, which is no notification", () => {
+    expect(staleQueries("visit_updated", { patientId: "p1", visitId: "v1" })).toEqual([["registration", "visits"]]);
+    expect(SIGNALS.has("visit_updated")).toBe(true);
+    expect(SIGNALS.has("new_assignment")).toBe(false);
   });
   it("says what happened in one line", () => {
     expect(notificationText("new_assignment", { message: "John Doe (OP#12345) assigned for triage" })).toBe(

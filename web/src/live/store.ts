@@ -128,10 +128,19 @@ export function staleQueries(event: string, data: Record<string, unknown>): Quer
       ];
     case "follow_up_scheduled":
       return [["registration", "appointments"]];
+    case "visit_updated":
+      return [["registration", "visits"]];
     default:
       return [];
   }
 }
+
+/**
+ * Frames that only make queries stale (the visits board's visit_updated): replayed after a
+ * reconnect like notifications, but never shown as one (no toast; GET /notifications leaves
+ * them out too).
+ */
+export const SIGNALS: ReadonlySet<string> = new Set(["visit_updated"]);
 
 /** Frames that are notifications (stored, with an id) and how urgent they are. */
 export function isUrgent(data: Record<string, unknown>): boolean {

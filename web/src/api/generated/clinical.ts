@@ -442,6 +442,20 @@ export interface components {
              */
             userId?: string | null;
         };
+        /**
+         * EarlierVisit
+         * @description One of the patient's earlier visits: when, and what was diagnosed.
+         */
+        EarlierVisit: {
+            /** Diagnoses */
+            diagnoses: components["schemas"]["DiagnosisOut"][];
+            /** Openedat */
+            openedAt: string | null;
+            /** Status */
+            status: string | null;
+            /** Visitid */
+            visitId: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -516,13 +530,18 @@ export interface components {
         };
         /**
          * PatientRecord
-         * @description The doctor's view of a patient's current visit.
+         * @description The doctor's view of a patient's current visit, and the earlier ones in brief.
          */
         PatientRecord: {
             /** Age */
             age: number | null;
             /** Diagnoses */
             diagnoses: components["schemas"]["DiagnosisOut"][];
+            /**
+             * Earliervisits
+             * @description Newest first, at most 10
+             */
+            earlierVisits?: components["schemas"]["EarlierVisit"][];
             /** Fullname */
             fullName: string | null;
             /** Gender */

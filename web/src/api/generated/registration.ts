@@ -142,6 +142,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/visit-board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The day's visits, newest first: status, and who has the patient now at each stage */
+        get: operations["read_visit_board_visit_board_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/visits": {
         parameters: {
             query?: never;
@@ -243,6 +260,45 @@ export interface components {
          * @enum {string}
          */
         AppointmentType: "FOLLOW_UP" | "REVIEW" | "PROCEDURE";
+        /**
+         * BoardStage
+         * @description A department the patient is at now: with someone, or waiting in its shared queue.
+         */
+        BoardStage: {
+            /** Assignedtoname */
+            assignedToName: string | null;
+            /** Assignedtouserid */
+            assignedToUserId: string | null;
+            /** Escalationlevel */
+            escalationLevel: number;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Stage */
+            stage: string;
+        };
+        /** BoardVisit */
+        BoardVisit: {
+            /** Id */
+            id: string;
+            /**
+             * Openedat
+             * Format: date-time
+             */
+            openedAt: string;
+            /** Opnumber */
+            opNumber: string;
+            /** Patientid */
+            patientId: string;
+            /** Patientname */
+            patientName: string;
+            paymentStatus: components["schemas"]["PaymentStatus"];
+            /** Stages */
+            stages: components["schemas"]["BoardStage"][];
+            status: components["schemas"]["VisitStatus"];
+        };
         /** DailyReport */
         DailyReport: {
             /** Byageband */
@@ -823,6 +879,42 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DailyReport"];
                     "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_visit_board_visit_board_get: {
+        parameters: {
+            query?: {
+                /** @description The X-Next-Cursor of the previous page. */
+                cursor?: string | null;
+                /** @description The clinic's day; today if omitted */
+                date?: string | null;
+                /** @description How many to answer (the rest: cursor). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardVisit"][];
                 };
             };
             /** @description Validation Error */

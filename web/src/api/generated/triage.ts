@@ -414,7 +414,10 @@ export interface components {
             /** Error Type */
             type: string;
         };
-        /** VitalSignsOut */
+        /**
+         * VitalSignsOut
+         * @description Each vital sign as number + unit + the text the nurse wrote ('140/90', '38.5°C').
+         */
         VitalSignsOut: {
             bloodPressure?: components["schemas"]["BloodPressure"] | null;
             oxygenSaturation?: components["schemas"]["Measured"] | null;

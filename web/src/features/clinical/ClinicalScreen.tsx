@@ -66,6 +66,34 @@ function TriageFindings({ record }: { record: PatientRecord }) {
   );
 }
 
+/** The patient's earlier visits in brief (date, diagnoses), newest first, from the record. */
+function EarlierVisits({ record }: { record: PatientRecord }) {
+  const visits = record.earlierVisits ?? [];
+  if (visits.length === 0) return <Text c="gray.8">{t("clinical.noEarlierVisits")}</Text>;
+  return (
+    <Stack gap={6} component="ul" style={{ listStyle: "none", padding: 0, margin: 0 }}>
+      {visits.map((v) => (
+        <li key={v.visitId}>
+          <Text size="sm" fw={700} span>
+            {v.openedAt ? (
+              <time dateTime={v.openedAt}>
+                {new Date(v.openedAt).toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" })}
+              </time>
+            ) : (
+              "—"
+            )}
+          </Text>{" "}
+          <Text size="sm" span>
+            {v.diagnoses.length
+              ? v.diagnoses.map((d) => `${d.diagnosisCode} ${d.diagnosisName}`).join("; ")
+              : t("clinical.noDiagnosis")}
+          </Text>
+        </li>
+      ))}
+    </Stack>
+  );
+}
+
 function useCreate(patientId: string, path: "diagnoses" | "prescriptions" | "lab-requests") {
   const queryClient = useQueryClient();
   return useMutation({
@@ -258,6 +286,9 @@ export function ClinicalPatient({ patientId }: { patientId: string }) {
             <Stack>
               <Section title={t("clinical.triage")} side={<TypingHint patientId={patientId} field="vital_signs" />}>
                 <TriageFindings record={r} />
+              </Section>
+              <Section title={t("clinical.earlierVisits")}>
+                <EarlierVisits record={r} />
               </Section>
               <Section title={t("clinical.results")} side={<TypingHint patientId={patientId} field="lab_results" />}>
                 <LabResults record={r} />

@@ -1,7 +1,6 @@
 /** Reception: register a patient, today's visits board (live), correct details, follow-up. */
 import {
   Alert,
-  Badge,
   Button,
   Grid,
   Group,
@@ -20,9 +19,10 @@ import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { api, idempotencyKey, unwrap } from "../../api/client";
 import { ApiError, fieldErrors } from "../../api/problem";
-import type { Patient, Visit } from "../../api/types";
+import type { BoardStage, BoardVisit, Patient } from "../../api/types";
 import { ConflictDialog, type ConflictState } from "../../components/ConflictDialog";
 import { ErrorNote } from "../../components/ErrorNote";
+import { EscalationBadge } from "../../components/EscalationBadge";
 import { PatientHeader, usePatient } from "../../components/PatientHeader";
 import { label, t } from "../../i18n";
 
@@ -149,33 +149,66 @@ function RegisterForm() {
   );
 }
 
-function VisitRow({ visit }: { visit: Visit }) {
-  const patient = usePatient(visit.patientId);
+/** Who has the patient now at one stage: a name, or the department's shared queue; and the
+ * waiting-time escalation when the patient has waited there past their target. */
+function StageHolder({ stage }: { stage: BoardStage }) {
+  const department = label("stage", stage.stage);
+  const name = stage.assignedToName ?? stage.assignedToUserId;
+  return (
+    <Stack gap={2} align="flex-start">
+      {name ? (
+        <Text size="sm">
+          {name}{" "}
+          <Text span size="xs" c="gray.8">
+            ({department})
+          </Text>
+        </Text>
+      ) : (
+        <Text size="sm">{t("reception.waitingIn", { department })}</Text>
+      )}
+      <EscalationBadge level={stage.escalationLevel} />
+    </Stack>
+  );
+}
+
+function VisitRow({ visit }: { visit: BoardVisit }) {
   return (
     <Table.Tr>
       <Table.Td>
-        <Link to={`/reception/patients/${visit.patientId}`}>{patient.data?.fullName ?? visit.patientId}</Link>
+        <Link to={`/reception/patients/${visit.patientId}`}>{visit.patientName}</Link>
+        <Text size="xs" c="gray.8">
+          {visit.opNumber}
+        </Text>
       </Table.Td>
-      <Table.Td>{visit.opNumber}</Table.Td>
       <Table.Td>
-        <Badge variant="outline" color={visit.status === "COMPLETED" ? "#1b5e20" : "blue.9"}>
+        <Text size="sm" fw={600} c={visit.status === "COMPLETED" ? "#1b5e20" : "blue.9"}>
           {label("status", visit.status)}
-        </Badge>
+        </Text>
       </Table.Td>
-      <Table.Td>{new Date(visit.openedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</Table.Td>
-      <Table.Td>{visit.paymentStatus}</Table.Td>
+      <Table.Td>
+        <Stack gap={6}>
+          {visit.stages.map((stage) => (
+            <StageHolder key={`${stage.stage}-${stage.since}`} stage={stage} />
+          ))}
+        </Stack>
+      </Table.Td>
+      <Table.Td style={{ whiteSpace: "nowrap" }}>
+        {new Date(visit.openedAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
+      </Table.Td>
+      <Table.Td>{label("payment", visit.paymentStatus)}</Table.Td>
     </Table.Tr>
   );
 }
 
 export function VisitsBoard() {
-  const visits = useQuery({
-    queryKey: ["registration", "visits"],
-    queryFn: () => unwrap(api.registration.GET("/visits", {})),
+  // The clinic's day, newest first, with who has each patient now (registration's board);
+  // notifier frames (visit_updated, patient_registered, ...) make it stale.
+  const board = useQuery({
+    queryKey: ["registration", "visits", "board"],
+    queryFn: () => unwrap(api.registration.GET("/visit-board", { params: { query: { limit: 200 } } })),
     refetchInterval: 60_000,
   });
-  const today = new Date().toDateString();
-  const rows = (visits.data ?? []).filter((v) => new Date(v.openedAt).toDateString() === today).reverse();
+  const rows = board.data ?? [];
   return (
     <Paper withBorder p="md" component="section" aria-labelledby="board-title">
       <Title order={2} size="h3" id="board-title" mb="sm">
@@ -189,9 +222,9 @@ export function VisitsBoard() {
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>{t("worklist.patient")}</Table.Th>
-                <Table.Th>OP</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Arrived</Table.Th>
+                <Table.Th>{t("reception.status")}</Table.Th>
+                <Table.Th>{t("reception.withNow")}</Table.Th>
+                <Table.Th>{t("reception.arrived")}</Table.Th>
                 <Table.Th>{t("cashier.paid")}</Table.Th>
               </Table.Tr>
             </Table.Thead>
@@ -347,11 +380,40 @@ export function FollowUpForm({ patientId, visitId }: { patientId: string; visitI
   );
 }
 
+/** A returning patient's next visit (registration refuses it while another is open). */
+function NewVisit({ patient }: { patient: Patient }) {
+  const queryClient = useQueryClient();
+  const open = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.registration.POST("/patients/{patient_id}/visits", {
+          params: { path: { patient_id: patient.id } },
+          body: {},
+          headers: { "Idempotency-Key": idempotencyKey() },
+        }),
+      ),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["registration"] }),
+  });
+  const status = patient.visit?.status;
+  if (!open.isSuccess && status && status !== "COMPLETED" && status !== "CANCELLED") return null;
+  return (
+    <Stack gap="xs" mb="md" align="flex-start">
+      {open.isSuccess ? (
+        <Alert color="green" role="status">{t("reception.visitOpened", { name: patient.fullName })}</Alert>
+      ) : (
+        <Button onClick={() => open.mutate()} loading={open.isPending}>{t("reception.newVisit")}</Button>
+      )}
+      <ErrorNote message={open.error?.message} />
+    </Stack>
+  );
+}
+
 export function ReceptionPatient({ patientId }: { patientId: string }) {
   const patient = usePatient(patientId);
   return (
     <>
       <PatientHeader patientId={patientId} title={(name) => name} />
+      {patient.data && <NewVisit patient={patient.data} />}
       <Grid>
         <Grid.Col span={{ base: 12, md: 7 }}>
           {patient.data && <CorrectForm patient={patient.data} />}
