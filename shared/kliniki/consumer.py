@@ -49,6 +49,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
@@ -305,20 +306,35 @@ class EventConsumer:
         known_replicas = 0
         while True:
             await asyncio.sleep(self.settings.consumer_balance_seconds)
-            replicas = await self._replica_count()
-            if replicas != known_replicas:
-                # Learn which idle partitions are ours: a probe reaches the active consumer.
-                for partition in self._partitions.values():
-                    if not partition.active:
-                        await self._probe(partition)
-                known_replicas = replicas
-            active = [p for p in self._partitions.values() if p.active and not p.releasing]
-            share = math.ceil(len(self._partitions) / max(replicas, 1))
-            for partition in active[share:]:
-                partition.releasing = True
-                if not partition.lock.locked():
-                    await self._probe(partition)  # idle: the probe is the message boundary
-            ACTIVE_PARTITIONS.labels(self.queue_name).set(len(active[:share]))
+            try:
+                known_replicas = await self._balance(known_replicas)
+            except (
+                aio_pika.exceptions.AMQPError,
+                aiormq.exceptions.ChannelInvalidStateError,
+                ConnectionError,
+                TimeoutError,
+            ) as exc:
+                # The broker is away: the robust channel reconnects and subscribes again by
+                # itself (we then start again at the back of every line); try next period.
+                log.info("cannot balance %s now: %r", self.queue_name, exc)
+
+    async def _balance(self, known_replicas: int) -> int:
+        """One look at the shares; returns the replica count seen."""
+        replicas = await self._replica_count()
+        if replicas != known_replicas:
+            # Learn which idle partitions are ours: a probe reaches the active consumer.
+            for partition in self._partitions.values():
+                if not partition.active:
+                    await self._probe(partition)
+            known_replicas = replicas
+        active = [p for p in self._partitions.values() if p.active and not p.releasing]
+        share = math.ceil(len(self._partitions) / max(replicas, 1))
+        for partition in active[share:]:
+            partition.releasing = True
+            if not partition.lock.locked():
+                await self._probe(partition)  # idle: the probe is the message boundary
+        ACTIVE_PARTITIONS.labels(self.queue_name).set(len(active[:share]))
+        return known_replicas
 
     async def _replica_count(self) -> int:
         assert self._channel is not None

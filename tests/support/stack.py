@@ -337,12 +337,17 @@ async def delete_broker_names(
                 *(f"{base}.retry.{ms}ms" for ms in yaml.safe_load(TEST_RETRY_DELAYS_MS)),
             ]
             exchanges.append(base)  # the purpose's consistent-hash exchange
+        # One channel while it lasts (deleting a missing queue is no error); a new one after
+        # the broker closed it over a refusal.
+        channel = await connection.channel()
         for name in queues:
-            channel = await connection.channel()
+            if channel.is_closed:
+                channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(name)
         for name in [*exchanges, *(f"{namespace}{service}.events" for service in ALL_SERVICES)]:
-            channel = await connection.channel()
+            if channel.is_closed:
+                channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.exchange_delete(name)
     finally:
