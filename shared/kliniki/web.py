@@ -132,9 +132,10 @@ async def idempotent_create(
         raise InvalidInput(
             "Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
         )
-    digest = fingerprint(await request.body())
     path = request.url.path
+    digest = ""  # the request's fingerprint, needed only to tell a retry under a key
     if key is not None:
+        digest = fingerprint(await request.body())
         stored = await uow.stored_response(key, request.method, path, digest)
         if stored is not None:
             return JSONResponse(
