@@ -38,6 +38,43 @@ from tests.support.stack import Stack, auth, free_port, servers  # noqa: E402
 DURATION = float(os.environ.get("DURATION", "8"))
 USERS = int(os.environ.get("USERS", "10"))
 SERVICES = ["registration", "triage", "notifier"]
+WARM_UP = 10  # registrations before the clock starts
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far: ``/proc/<pid>/stat`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def services_cpu(stack: Stack) -> dict[str, float]:
+    return {name: cpu_seconds(stack.processes[name].process.pid) for name in SERVICES}
+
+
+class CpuMeter:
+    """CPU milliseconds per registration, per service, less what each uses idle (its polls
+    and heartbeats): unlike a rate, it hardly depends on what else the machine runs."""
+
+    IDLE_SECONDS = 3.0
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        first = services_cpu(stack)
+        time.sleep(self.IDLE_SECONDS)
+        idle = services_cpu(stack)
+        self.idle_per_second = {n: (idle[n] - first[n]) / self.IDLE_SECONDS for n in SERVICES}
+
+    def start(self) -> None:
+        self.started, self.before = time.perf_counter(), services_cpu(self.stack)
+
+    def line(self, count: int) -> str:
+        seconds, after = time.perf_counter() - self.started, services_cpu(self.stack)
+        per = {
+            n: 1000 * (after[n] - self.before[n] - self.idle_per_second[n] * seconds) / count
+            for n in SERVICES
+        }
+        parts = ", ".join(f"{name} {ms:.1f}" for name, ms in per.items())
+        return f"  CPU per registration ({USERS} users): {sum(per.values()):.1f} ms ({parts})"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -66,6 +103,7 @@ def bare_baseline(pg_url: str) -> tuple[list[float], float]:
         [
             sys.executable, "-m", "uvicorn", "bench.bare_insert_app:app",
             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+            "--loop", "uvloop", "--http", "httptools",
         ],
         cwd=REPO,
         env={**os.environ, "BARE_DSN": dsn},
@@ -146,7 +184,7 @@ async def pipeline(stack: Stack, users: int) -> tuple[list[float], float]:
             future = waiting.setdefault(patient_id, asyncio.get_running_loop().create_future())
             await asyncio.wait_for(future, timeout=30)
 
-        for _ in range(10):  # warm up connections and caches
+        for _ in range(WARM_UP):  # warm up connections and caches
             await one()
         result = await closed_loop(one, users)
         reader.cancel()
@@ -179,9 +217,13 @@ def kliniki(pg_url: str, amqp_url: str, tracing_endpoint: str | None) -> list[st
         if tracing_endpoint:
             rate, line = summary("  with tracing exported", *asyncio.run(pipeline(stack, USERS)))
             return [line]
+        meter = CpuMeter(stack)
         alone = summary("  one user alone", *asyncio.run(pipeline(stack, 1)))[1]
-        rate, line = summary(f"  {USERS} users", *asyncio.run(pipeline(stack, USERS)))
-        return [f"{rate}", line, alone]
+        meter.start()
+        latencies, seconds = asyncio.run(pipeline(stack, USERS))
+        cpu = meter.line(len(latencies) + WARM_UP)
+        rate, line = summary(f"  {USERS} users", latencies, seconds)
+        return [f"{rate}", line, alone, cpu]
     finally:
         stack.stop_all()
         stack.cleanup()

@@ -19,11 +19,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+SECONDS = int(os.environ.get("SECONDS", "15"))
+os.environ["DURATION"] = str(SECONDS)  # the load lasts as long as the sampling
 
-from bench.bench_registration_throughput import SERVICES, pipeline  # noqa: E402
+from bench.bench_registration_throughput import (  # noqa: E402
+    SERVICES,
+    WARM_UP,
+    CpuMeter,
+    pipeline,
+)
 from tests.support.stack import Stack, servers  # noqa: E402
 
-SECONDS = int(os.environ.get("SECONDS", "15"))
 OUT = REPO / ".run" / "profiles"
 
 
@@ -69,7 +75,6 @@ def _short(frame: str) -> str:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    os.environ["DURATION"] = str(SECONDS)
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
@@ -79,6 +84,7 @@ def main() -> None:
                 stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
             for proc in stack.processes.values():
                 stack.wait_ready(proc)
+            meter = CpuMeter(stack)
             spies = {
                 name: subprocess.Popen(
                     [
@@ -102,13 +108,16 @@ def main() -> None:
                 for name, proc in stack.processes.items()
                 if name in SERVICES
             }
+            meter.start()
             done, seconds = asyncio.run(pipeline(stack, int(os.environ.get("USERS", "10"))))
+            cpu = meter.line(len(done) + WARM_UP)
             for spy in spies.values():
                 spy.wait()
         finally:
             stack.stop_all()
             stack.cleanup()
     print(f"{len(done)} registrations in {seconds:.1f} s ({len(done) / seconds:.1f}/s)")
+    print(cpu.strip())
     for name in spies:
         print(f"\n{name}:")
         print("\n".join(summarise(OUT / f"{name}.txt")))

@@ -16,6 +16,7 @@ case "${1:-serve}" in
       --host "${UVICORN_HOST:-0.0.0.0}" \
       --port "${KLINIKI_PORT:-$(cat /etc/kliniki/port)}" \
       --timeout-graceful-shutdown "${UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN:-20}" \
+      --loop uvloop --http httptools \
       --ws-max-size 65536 \
       --timeout-keep-alive 75 \
       --no-access-log

@@ -246,6 +246,7 @@ def create_service_app(
             settings.outbox_poll_seconds,
             settings.outbox_max_attempts,
         )
+        relay.attach(kernel.sessionmaker)  # this process's commits wake it in memory
         event_consumers = [
             EventConsumer(
                 settings,

@@ -30,6 +30,8 @@ from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, ServiceSettings
 ASYMMETRIC_ALGORITHMS = ["ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256"]
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
 PASSWORD_CHANGE_CLAIM = "pwd_change"
+VERIFIED_TOKENS_KEPT = 4096
+VERIFIED_TOKEN_SECONDS = 60.0
 
 # Finds the public key for a token (from its ``kid`` header); raises jwt.PyJWTError if none.
 KeyResolver = Callable[[str], Any]
@@ -142,6 +144,7 @@ class TokenVerifier:
         self._roles_claim = settings.jwt_roles_claim
         self._max_lifetime = settings.jwt_max_lifetime_seconds
         self._leeway = settings.jwt_leeway_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token -> (who, until when)
         self._resolver: KeyResolver
         self.jwks: JwksKeys | None = None
         if resolver is not None:
@@ -171,6 +174,22 @@ class TokenVerifier:
             return self.verify(token)
 
     def verify(self, token: str) -> Principal:
+        """The token's staff member; a token verified in the last minute is not verified again
+        (an ES256 signature check costs more CPU than the rest of a small request)."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None and now < known[1]:
+            return known[0]
+        principal = self._verify(token)
+        # Until the token expires (with the leeway the check allows), at most a minute: a key
+        # withdrawn from the JWKS stops working within a minute, as it did with its refresh.
+        expires = principal.expires_at.timestamp() + self._leeway if principal.expires_at else now
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.pop(next(iter(self._verified)))  # the oldest
+        self._verified[token] = (principal, min(expires, now + VERIFIED_TOKEN_SECONDS))
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,

@@ -1,10 +1,15 @@
 """Transactional outbox: events are rows written with the change, then relayed to RabbitMQ.
 
-``stage_event`` inserts the event in the caller's transaction and queues a NOTIFY, which
-PostgreSQL delivers only if that transaction commits. The relay LISTENs for it, so an event
-leaves within milliseconds of the commit; a slow poll is only the safety net. Each row is
-published as a persistent message with publisher confirms and marked sent afterwards: a crash
-in between publishes it again (at least once), and consumers' inboxes drop the duplicate.
+``stage_events`` inserts a transaction's events (in the order they were published) in one
+statement, and after the commit the relay of the same process is woken in memory, so an event
+leaves within milliseconds of the commit. Writers outside a service process (tools) send a
+NOTIFY instead, which the relays LISTEN for; a slow poll is only the safety net (a replica that
+died between its commit and its publish: another replica's poll sends its rows). No NOTIFY per
+transaction: PostgreSQL serialises the commits of every transaction that sent one. The relay
+publishes a batch of rows as persistent messages, in id order on
+one channel, awaits the broker's confirms together and marks the confirmed rows sent in one
+UPDATE: a crash in between publishes them again (at least once), and consumers' inboxes drop
+the duplicates.
 """
 
 from __future__ import annotations
@@ -12,14 +17,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import aio_pika
 import aiormq
 import asyncpg
+from aio_pika.abc import AbstractExchange
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
-from sqlalchemy import ColumnElement, func, insert, select, true, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy import ColumnElement, Row, func, insert, select, true, update
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from kliniki import tracing
 from kliniki.broker import Broker
@@ -29,9 +41,12 @@ from kliniki.events import PARTITION_KEY_HEADER, CloudEvent
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "kliniki_outbox"
+# ``Session.info`` key of the relay's wake-up in a service process (``OutboxRelay.attach``).
+RELAY_WAKE = "kliniki.outbox_relay_wake"
 BATCH_SIZE = 200
 # The advisory lock (in each service's own database) that the relaying replica holds per batch.
 RELAY_LOCK = 0x6B6C6E6B_6F757462  # "klnkoutb"
+GAUGES_EVERY_SECONDS = 1.0
 
 EVENTS_PUBLISHED = Counter("kliniki_events_published_total", "Events relayed to the broker")
 OUTBOX_PENDING = Gauge("kliniki_outbox_pending", "Events committed but not yet published")
@@ -53,16 +68,36 @@ TRANSIENT_ERRORS = (
 )
 
 
-async def stage_event(session: AsyncSession, tables: KernelTables, event: CloudEvent) -> None:
-    """Write ``event`` to the outbox in the session's transaction and wake the relay on commit."""
-    await session.execute(
-        insert(tables.outbox).values(
-            event_id=event.id,
-            routing_key=event.routing_key,
-            envelope=event.model_dump(mode="json", exclude_none=True),
-        )
+async def stage_events(
+    session: AsyncSession, tables: KernelTables, events: list[CloudEvent]
+) -> None:
+    """Write ``events`` to the outbox in the session's transaction, in this order, in one
+    statement. In a service the relay of the same process is woken after the commit
+    (``wake_relay``); elsewhere (a tool) a NOTIFY in the same statement wakes the relays."""
+    if not events:
+        return
+    rows = insert(tables.outbox).values(
+        [
+            {
+                "event_id": event.id,
+                "routing_key": event.routing_key,
+                "envelope": event.model_dump(mode="json", exclude_none=True),
+            }
+            for event in events
+        ]
     )
-    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    if RELAY_WAKE in session.info:
+        await session.execute(rows)
+    else:
+        notify = select(func.pg_notify(NOTIFY_CHANNEL, ""))
+        await session.execute(notify.add_cte(rows.cte("staged")))
+
+
+def wake_relay(session: AsyncSession) -> None:
+    """After a commit that wrote events: the relay of this process publishes them now."""
+    wake = session.info.get(RELAY_WAKE)
+    if wake is not None:
+        wake.set()
 
 
 class OutboxRelay:
@@ -81,7 +116,12 @@ class OutboxRelay:
         self._broker = broker
         self._dsn = asyncpg_dsn
         self._poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
+        self.wake = asyncio.Event()  # set: rows were committed, publish them now
+        self._gauges_read_at = -GAUGES_EVERY_SECONDS
+
+    def attach(self, sessionmaker: async_sessionmaker) -> None:
+        """Sessions of ``sessionmaker`` wake this relay after committing events, in memory."""
+        sessionmaker.configure(info={RELAY_WAKE: self.wake})
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="outbox-listen")
@@ -109,11 +149,11 @@ class OutboxRelay:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_for_work(), timeout=self._poll_seconds)
-            self._wake.clear()
+            self.wake.clear()
             self._broker.reconnected.clear()
 
     async def _wait_for_work(self) -> None:
-        wake = asyncio.create_task(self._wake.wait())
+        wake = asyncio.create_task(self.wake.wait())
         reconnected = asyncio.create_task(self._broker.reconnected.wait())
         try:
             await asyncio.wait({wake, reconnected}, return_when=asyncio.FIRST_COMPLETED)
@@ -148,44 +188,54 @@ class OutboxRelay:
                         .with_for_update()
                     )
                 ).all()
-                if not rows:
+                if rows:
+                    sent = await self._publish_batch(conn, exchange, rows, skipped)
+                    EVENTS_PUBLISHED.inc(sent)
+                    sent_total += sent
+                if len(rows) < BATCH_SIZE:  # nothing left behind this batch (when it began)
                     await self._update_gauges(conn)
                     return sent_total
-                sent: list[int] = []
-                try:
-                    for row in rows:
-                        try:
-                            with tracing.span(
-                                f"{row.routing_key} publish",
-                                SpanKind.PRODUCER,
-                                row.envelope.get("traceparent"),
-                                **{"messaging.destination.name": exchange.name},
-                            ):
-                                await exchange.publish(
-                                    _message(row.id, row.envelope),
-                                    routing_key=row.routing_key,
-                                    mandatory=False,
-                                    timeout=10,
-                                )
-                        except TRANSIENT_ERRORS:
-                            raise
-                        except Exception as exc:
-                            if not self._broker.is_connected:
-                                raise
-                            await self._record_failure(conn, row.id, row.routing_key, exc)
-                            skipped.append(row.id)
-                            continue
-                        sent.append(row.id)
-                finally:
-                    # Mark what the broker confirmed, even when a later publish failed.
-                    if sent:
-                        await conn.execute(
-                            update(outbox)
-                            .where(outbox.c.id.in_(sent))
-                            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
-                        )
-                EVENTS_PUBLISHED.inc(len(sent))
-                sent_total += len(sent)
+
+    async def _publish_batch(
+        self, conn: AsyncConnection, exchange: AbstractExchange, rows: list[Row], skipped: list[int]
+    ) -> int:
+        """Publish ``rows`` in id order on the one channel (so per-visit order holds), await
+        the broker's confirms together, and mark the confirmed rows sent in one UPDATE."""
+        outcomes = await asyncio.gather(
+            *(self._publish_row(exchange, row) for row in rows), return_exceptions=True
+        )
+        sent = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+        # Mark what the broker confirmed, even when another publish of the batch failed.
+        if sent:
+            await conn.execute(
+                update(self._outbox)
+                .where(self._outbox.c.id.in_(sent))
+                .values(published_at=func.now(), attempts=self._outbox.c.attempts + 1)
+            )
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome is None:
+                continue
+            if isinstance(outcome, TRANSIENT_ERRORS) or not self._broker.is_connected:
+                raise outcome  # the path to the broker failed, not the row: all stay
+            if not isinstance(outcome, Exception):
+                raise outcome  # cancelled
+            await self._record_failure(conn, row.id, row.routing_key, outcome)
+            skipped.append(row.id)
+        return len(sent)
+
+    async def _publish_row(self, exchange: AbstractExchange, row: Row) -> None:
+        with tracing.span(
+            f"{row.routing_key} publish",
+            SpanKind.PRODUCER,
+            row.envelope.get("traceparent"),
+            **{"messaging.destination.name": exchange.name},
+        ):
+            await exchange.publish(
+                _message(row.id, row.envelope),
+                routing_key=row.routing_key,
+                mandatory=False,
+                timeout=10,
+            )
 
     def _not_parked(self) -> ColumnElement[bool]:
         return self._outbox.c.attempts < self._max_attempts
@@ -222,7 +272,12 @@ class OutboxRelay:
 
     async def _update_gauges(self, conn: AsyncConnection) -> None:
         """Rows left after a pass: the parked ones, and any a broker hiccup or another replica
-        holds (waiting, with the oldest one's age)."""
+        holds (waiting, with the oldest one's age). At most once a second: a scrape is no
+        more frequent, and under load a pass comes every few milliseconds."""
+        now_seconds = time.monotonic()
+        if now_seconds - self._gauges_read_at < GAUGES_EVERY_SECONDS:
+            return
+        self._gauges_read_at = now_seconds
         outbox = self._outbox
         row = (
             await conn.execute(
@@ -254,8 +309,8 @@ class OutboxRelay:
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             try:
-                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                self._wake.set()  # catch up on anything committed while not listening
+                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake.set())
+                self.wake.set()  # catch up on anything committed while not listening
                 await lost.wait()
             except asyncio.CancelledError:
                 await conn.close()

@@ -94,7 +94,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     outbox_poll_seconds: float = Field(
         default=5.0,
-        description="Safety-net poll of the outbox; the relay is normally woken by NOTIFY.",
+        description="Safety-net poll of the outbox; the relay is normally woken by its commits.",
     )
     consumer_partitions: int = Field(
         default=8,

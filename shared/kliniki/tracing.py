@@ -63,6 +63,8 @@ def instrument_engine(engine: Any) -> None:
 
 def current_traceparent(fallback: str | None = None) -> str | None:
     """The W3C traceparent of the span in progress (for an event's envelope)."""
+    if not _configured:  # no spans: the one that came in goes on
+        return fallback
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent") or fallback

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kliniki.audit import AuditRecord, append_records
 from kliniki.db import KernelTables
 from kliniki.events import CloudEvent, versioned_type
-from kliniki.outbox import stage_event
+from kliniki.outbox import stage_events, wake_relay
 from kliniki.problems import InvalidInput
 
 
@@ -51,6 +51,7 @@ class UnitOfWork:
         self.request_id = request_id
         self.correlation_id = correlation_id or request_id
         self.traceparent = traceparent
+        # Events and audit records of this transaction, written when it commits.
         self.published: list[CloudEvent] = []
         self.audit_records: list[AuditRecord] = []
 
@@ -63,7 +64,8 @@ class UnitOfWork:
         visit_id: str | None = None,
         version: int = 1,
     ) -> CloudEvent:
-        """Stage an event on this service's exchange; it leaves when the transaction commits."""
+        """Stage an event on this service's exchange; it is written with the commit (the
+        transaction's events in one statement) and leaves once the transaction committed."""
         event = CloudEvent(
             source=f"/services/{self.service}",
             type=versioned_type(routing_key, version),
@@ -74,7 +76,6 @@ class UnitOfWork:
             correlationid=self.correlation_id,
             traceparent=self.traceparent,
         )
-        await stage_event(self.session, self.tables, event)
         self.published.append(event)
         return event
 
@@ -119,11 +120,18 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.flush()  # every row lock is taken before the audit chain's lock
+        staged = bool(self.published)
+        await stage_events(self.session, self.tables, self.published)
+        self.published.clear()
+        # Last, so the chain's lock is held for two statements and the commit only.
         await append_records(self.session, self.tables, self.audit_records)
         self.audit_records.clear()
         await self.session.commit()
+        if staged:
+            wake_relay(self.session)
 
     async def rollback(self) -> None:
+        self.published.clear()
         self.audit_records.clear()
         await self.session.rollback()
 

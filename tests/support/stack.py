@@ -211,6 +211,10 @@ class Stack:
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
                 "--ws-max-size",
                 "65536",
                 # Longer than clients' idle keep-alive: a reused connection is never closed

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.db import load
@@ -68,11 +69,13 @@ def encounter_out(encounter: Encounter) -> EncounterOut:
 
 
 async def open_encounter(session: AsyncSession, patient_id: str, visit_id: str) -> None:
-    """Every visit on the triage worklist has an encounter to record findings in."""
-    existing = await session.scalar(select(Encounter).where(Encounter.visit_id == visit_id))
-    if existing is None:
-        session.add(Encounter(patient_id=patient_id, visit_id=visit_id))
-        await session.flush()
+    """Every visit on the triage worklist has an encounter to record findings in (one
+    statement: the visit's existing encounter is kept)."""
+    await session.execute(
+        pg_insert(Encounter)
+        .values(patient_id=patient_id, visit_id=visit_id)
+        .on_conflict_do_nothing(index_elements=[Encounter.visit_id])
+    )
 
 
 async def get_encounter(

@@ -7,16 +7,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE, assignment_record
 from kliniki.db import load
 from kliniki.directory import StaffMember
 from kliniki.paging import Page, PageRequest, fetch_page
-from kliniki.problems import InvalidInput, check_version
+from kliniki.problems import Conflict, InvalidInput, check_version
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import (
@@ -177,7 +176,7 @@ class Worklist:
         assignment is routed instead: to the named member, at the more urgent priority.
         """
         session = uow.session
-        snapshot = await session.get(self.models.PatientSnapshot, patient_id)
+        snapshot, owner = await self._snapshot_and_owner(session, patient_id, visit_id)
         if snapshot is None:
             raise InvalidInput(
                 "patientId",
@@ -185,24 +184,34 @@ class Worklist:
                 "(registration's event has not arrived, or the id is wrong)",
             )
         if visit_id is not None:
-            await self.check_visit(session, patient_id, visit_id)
+            check_patient_visit(patient_id, visit_id, owner)
         visit_id = visit_id or snapshot.current_visit_id
+        created = await self._create(
+            uow, snapshot, visit_id, priority, assigned_to_user_id, notes, reason, cause
+        )
+        if created is not None:
+            return created, True
+        # Already on the worklist for this visit (perhaps placed this very moment by another
+        # transaction: the handoff event and a colleague's explicit routing raced): route it.
         existing = await self.active_for_visit(session, visit_id) if visit_id else None
-        if existing is None:
-            try:
-                async with session.begin_nested():
-                    created = await self._create(
-                        uow, snapshot, visit_id, priority, assigned_to_user_id, notes, reason, cause
-                    )
-                return created, True
-            except IntegrityError:
-                # Placed at the same moment by another transaction (the handoff event and a
-                # colleague's explicit routing raced): the unique index let one win; route it.
-                existing = await self.active_for_visit(session, visit_id) if visit_id else None
-                if existing is None:
-                    raise
+        if existing is None:  # the one in the way was closed at this very moment
+            raise Conflict("this patient's assignment here changed at the same moment; try again")
         await self._route(uow, existing, assigned_to_user_id, priority, notes, reason)
         return existing, False
+
+    async def _snapshot_and_owner(
+        self, session: AsyncSession, patient_id: str, visit_id: str | None
+    ) -> tuple[Any | None, str | None]:
+        """The patient's snapshot and whose visit ``visit_id`` is, in one query."""
+        snap, visits = self.models.PatientSnapshot, self.models.PatientVisit
+        owner = (
+            select(visits.patient_id).where(visits.visit_id == visit_id).scalar_subquery()
+            if visit_id is not None
+            else null()
+        )
+        query = select(snap, owner).where(snap.patient_id == patient_id)
+        row = (await session.execute(query)).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     async def active_for_visit(self, session: AsyncSession, visit_id: str) -> Any | None:
         a = self.models.Assignment
@@ -255,26 +264,39 @@ class Worklist:
         notes: str | None,
         reason: str | None,
         cause: str,
-    ) -> Any:
+    ) -> Any | None:
+        """The new assignment, or None when the visit already has an active one here."""
         session = uow.session
         assignee = await self._choose(session, assigned_to_user_id)
-        assignment = self.models.Assignment(
-            assignment_type=self.stage.value,
-            patient_id=snapshot.patient_id,
-            visit_id=visit_id,
-            reason=reason,
-            patient_name=snapshot.full_name,
-            op_number=snapshot.op_number,
-            priority=priority.value,
-            priority_rank=PRIORITY_RANK[priority],
-            status=AssignmentStatus.ACTIVE.value,
-            assigned_to_user_id=assignee.user_id if assignee else None,
-            assigned_to_name=assignee.name if assignee else None,
-            created_by=uow.actor_id,
-            notes=notes,
+        a = self.models.Assignment
+        # One statement, no savepoint: the unique index of active assignments per visit
+        # decides, and a conflict returns no row instead of failing the transaction.
+        assignment = await session.scalar(
+            pg_insert(a)
+            .values(
+                assignment_type=self.stage.value,
+                patient_id=snapshot.patient_id,
+                visit_id=visit_id,
+                reason=reason,
+                patient_name=snapshot.full_name,
+                op_number=snapshot.op_number,
+                priority=priority.value,
+                priority_rank=PRIORITY_RANK[priority],
+                status=AssignmentStatus.ACTIVE.value,
+                assigned_to_user_id=assignee.user_id if assignee else None,
+                assigned_to_name=assignee.name if assignee else None,
+                created_by=uow.actor_id,
+                notes=notes,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[a.visit_id],
+                # The partial index's own predicate, literally (a bound value would not match it).
+                index_where=text("status = 'ACTIVE'"),
+            )
+            .returning(a)
         )
-        session.add(assignment)
-        await session.flush()
+        if assignment is None:
+            return None
         await self._publish(uow, assignment, "created", None)
         await uow.audit(
             "CREATE",
@@ -438,25 +460,25 @@ class Worklist:
             "last_name": data["lastName"],
             "gender": data.get("gender"),
             "age": data.get("age"),
-            "current_visit_id": data.get("visitId"),
             "source_sequence": sequence,
         }
-        if values["current_visit_id"] is None:
-            values.pop("current_visit_id")
-        else:
-            await session.execute(
+        visit_id = data.get("visitId")
+        if visit_id is not None:
+            values["current_visit_id"] = visit_id
+        statement = pg_insert(snap).values(**values)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[snap.patient_id],
+            set_={k: statement.excluded[k] for k in values if k != "patient_id"},
+            where=snap.source_sequence < statement.excluded.source_sequence,
+        )
+        if visit_id is not None:  # whose visit it is, in the same statement: one round trip
+            known = (
                 pg_insert(self.models.PatientVisit)
-                .values(visit_id=values["current_visit_id"], patient_id=values["patient_id"])
+                .values(visit_id=visit_id, patient_id=values["patient_id"])
                 .on_conflict_do_nothing()
             )
-        statement = pg_insert(snap).values(**values)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[snap.patient_id],
-                set_={k: statement.excluded[k] for k in values if k != "patient_id"},
-                where=snap.source_sequence < statement.excluded.source_sequence,
-            )
-        )
+            upsert = upsert.add_cte(known.cte("visit_known"))
+        await session.execute(upsert)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -499,24 +521,36 @@ class Worklist:
         )
 
     async def _choose(self, session: AsyncSession, user_id: str | None) -> Candidate | None:
-        await self._ensure_roster(session)
-        counts = await self._active_counts(session)
         if user_id is not None:
+            await self._ensure_roster(session)
             shift = await session.get(self.models.DutyShift, user_id)
             if shift is None:
                 raise InvalidInput(
                     "assignedToUserId",
                     f"{user_id} is not on the {self.role.value} roster of this department",
                 )
+            counts = await self._active_counts(session)
             return Candidate(shift.user_id, shift.name, counts.get(shift.user_id, 0))
-        shifts = (
-            await session.scalars(
-                select(self.models.DutyShift).where(self.models.DutyShift.on_duty)
+        on_duty = await self._on_duty(session)
+        if not on_duty and await self._ensure_roster(session):  # seeded just now
+            on_duty = await self._on_duty(session)
+        return pick_assignee(on_duty)
+
+    async def _on_duty(self, session: AsyncSession) -> list[Candidate]:
+        """Who is on duty, each with their count of active assignments: one query (it runs
+        for every patient placed)."""
+        shift, a = self.models.DutyShift, self.models.Assignment
+        rows = await session.execute(
+            select(shift.user_id, shift.name, func.count(a.id))
+            .outerjoin(
+                a,
+                (a.assigned_to_user_id == shift.user_id)
+                & (a.status == AssignmentStatus.ACTIVE.value),
             )
-        ).all()
-        return pick_assignee(
-            [Candidate(s.user_id, s.name, counts.get(s.user_id, 0)) for s in shifts]
+            .where(shift.on_duty)
+            .group_by(shift.user_id, shift.name)
         )
+        return [Candidate(user_id, name, count) for user_id, name, count in rows.all()]
 
     async def _active_counts(self, session: AsyncSession) -> dict[str, int]:
         a = self.models.Assignment
@@ -533,15 +567,18 @@ class Worklist:
         await self._ensure_roster(session)
         await session.commit()
 
-    async def _ensure_roster(self, session: AsyncSession) -> None:
-        """Seed an empty roster from the staff directory (``deploy/staff.yaml``)."""
+    async def _ensure_roster(self, session: AsyncSession) -> bool:
+        """Seed an empty roster from the staff directory (``deploy/staff.yaml``); True if it
+        did."""
         shift = self.models.DutyShift
         if await session.scalar(select(func.count()).select_from(shift)):
-            return
+            return False
         members = load_staff(self.staff_file).with_role(self.role.value)
-        if members:
-            await session.execute(
-                pg_insert(shift)
-                .values([{"user_id": m.id, "name": m.name, "on_duty": m.on_duty} for m in members])
-                .on_conflict_do_nothing()
-            )
+        if not members:
+            return False
+        await session.execute(
+            pg_insert(shift)
+            .values([{"user_id": m.id, "name": m.name, "on_duty": m.on_duty} for m in members])
+            .on_conflict_do_nothing()
+        )
+        return True
