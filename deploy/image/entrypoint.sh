@@ -17,6 +17,7 @@ case "${1:-serve}" in
       --port "${KLINIKI_PORT:-$(cat /etc/kliniki/port)}" \
       --timeout-graceful-shutdown "${UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN:-20}" \
       --ws-max-size 65536 \
+      --ws "$(cat /etc/kliniki/ws)" \
       --timeout-keep-alive 75 \
       --no-access-log
     ;;
