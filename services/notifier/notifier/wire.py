@@ -50,6 +50,11 @@ class WireProtocol(WebSocketsSansIOProtocol):
         if not self.close_sent:  # accepted: the app's task has been created but not yet run
             self.scope["extensions"][WIRE] = self
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":  # only the handshake needed them
+            self.request = self.response = None  # type: ignore[assignment]
+
     @property
     def paused(self) -> bool:
         """The transport holds more than its high-water mark (64 KiB) that the client has not
