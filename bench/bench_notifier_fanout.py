@@ -1,9 +1,11 @@
-"""One notifier with 5,000 authenticated sockets: frames per second, memory per socket, latency.
+"""A notifier with 2,000, then 5,000 authenticated sockets: frames/s, memory per socket, latency.
 
-Starts its own notifier (own database and broker names, removed after), connects CLIENTS
-sockets with tokens of made-up staff of every role, then publishes the two events that make a
-``patient_registered`` for all staff (triage's ``assignment.created``, then registration's
-``patient.registered``) and watches every socket receive it:
+For each audience size (``BENCH_CLIENTS``, default ``2000,5000``) it starts its own notifier
+(own database and broker names, removed after), connects that many sockets with tokens of
+made-up staff of every role (``bench_<i>``, added to the run's staff directory), then
+publishes the two events that make a ``patient_registered`` for all staff (triage's
+``assignment.created``, then registration's ``patient.registered``) and watches every
+socket receive it:
 
 - latency: from publishing ``patient.registered`` to each socket's frame, one broadcast at a
   time (p50 and p99 over all sockets and broadcasts);
@@ -14,20 +16,27 @@ sockets with tokens of made-up staff of every role, then publishes the two event
 The baseline, in the same run on the same machine: a plain ``websockets`` server that calls
 ``websockets.broadcast`` for each message a publisher socket sends (no auth, no broker, no
 database), measured the same way by the same clients. Traffic stays on 127.0.0.1.
+
+``BENCH_BASELINE_COMPRESSION=none`` runs the baseline without permessage-deflate (websockets'
+default is on; the notifier never compresses). ``BENCH_PROFILE=1`` also samples the notifier
+with py-spy while it is measured, prints its heaviest functions and keeps the collapsed stacks
+in .run/profiles/notifier-fanout-<n>.txt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,12 +45,17 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kliniki.auth import mint_token
-from kliniki.events import CloudEvent
-from kliniki.settings import DEV_JWT_SECRET
-from tests.support.stack import Stack, free_port, servers
+import yaml
 
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "5000"))
+from kliniki.events import CloudEvent
+from tests.support.stack import STAFF, Stack, free_port, servers, signed_token
+
+SIZES = [int(n) for n in os.environ.get("BENCH_CLIENTS", "2000,5000").split(",")]
+PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+# websockets' default is permessage-deflate (the clients offer it too); "none" turns it off in
+# the baseline (the notifier never compresses: see services/notifier/notifier/wire.py).
+BASELINE_COMPRESSION = os.environ.get("BENCH_BASELINE_COMPRESSION", "deflate")
+PROFILES = Path(__file__).resolve().parents[1] / ".run" / "profiles"
 LATENCY_ROUNDS = 20
 BURST = 20
 CONNECT_BATCH = 200
@@ -57,12 +71,31 @@ ROLES = [
 MARK = '"patientId": "bench-'  # how a client spots the broadcast without parsing it
 
 
-def raise_fd_limit() -> None:
+def raise_fd_limit(clients: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, max(soft, 2 * CLIENTS + 1000))
+    wanted = min(hard, max(soft, 2 * clients + 1000))
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    if wanted < 2 * CLIENTS + 200:
-        raise SystemExit(f"the open-file limit ({hard}) is too low for {CLIENTS} sockets")
+    if wanted < 2 * clients + 200:
+        raise SystemExit(f"the open-file limit ({hard}) is too low for {clients} sockets")
+
+
+def bench_roles(clients: int) -> list[str]:
+    """The role of each socket's user ``bench_<i>``: every role in turn."""
+    return [ROLES[i % len(ROLES)] for i in range(clients)]
+
+
+def bench_staff_file(stack: Stack, clients: int) -> Path:
+    """The notifier's staff directory with the bench's users in it: it lets only active staff
+    connect. (Identity keeps the usual one: it would hash a password for each of these.)"""
+    staff = [m.model_dump(by_alias=True) for m in STAFF.staff]
+    staff += [
+        {"id": f"bench_{i}", "name": f"Bench Staff {i}", "roles": [role], "onDuty": False}
+        for i, role in enumerate(bench_roles(clients))
+    ]
+    path = stack.log_dir / f"{stack.run_id}-bench-staff.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"staff": staff}, sort_keys=False))
+    return path
 
 
 def rss_bytes(pid: int) -> int:
@@ -79,7 +112,7 @@ def percentile(values: list[float], p: float) -> float:
 
 @dataclass
 class Audience:
-    """CLIENTS sockets, each noting when each broadcast (by number) reached it."""
+    """The sockets of one run, each noting when each broadcast (by number) reached it."""
 
     sockets: list[websockets.ClientConnection] = field(default_factory=list)
     arrivals: dict[int, list[float]] = field(default_factory=dict)
@@ -162,10 +195,10 @@ async def measure(
 # -- the notifier ---------------------------------------------------------------------------
 
 
-async def notifier_figures(stack: Stack, pid: int, port: int) -> Figures:
+async def notifier_figures(stack: Stack, pid: int, port: int, clients: int) -> Figures:
     tokens = [
-        mint_token(DEV_JWT_SECRET, f"bench_{i}", f"Bench Staff {i}", [ROLES[i % len(ROLES)]])
-        for i in range(CLIENTS)
+        signed_token({"sub": f"bench_{i}", "name": f"Bench Staff {i}", "roles": [role]})
+        for i, role in enumerate(bench_roles(clients))
     ]
     urls = [f"ws://127.0.0.1:{port}/ws?token={t}" for t in tokens]
     connection = await aio_pika.connect(stack.amqp_url)
@@ -224,13 +257,14 @@ async def notifier_figures(stack: Stack, pid: int, port: int) -> Figures:
         await audience.connect(urls)
         await asyncio.sleep(2)  # let the server settle its per-socket state
         after = rss_bytes(pid)
-        latencies, fps = await measure(audience, publish, 0)
+        with profiled(pid, f"notifier-fanout-{clients}"):
+            latencies, fps = await measure(audience, publish, 0)
     finally:
         await audience.close()
         await connection.close()
     return Figures(
         fps,
-        (after - before) / CLIENTS,
+        (after - before) / clients,
         statistics.median(latencies) * 1000,
         percentile(latencies, 99) * 1000,
     )
@@ -265,11 +299,14 @@ async def baseline_server(port: int) -> None:
         finally:
             listeners.discard(socket)
 
-    async with websockets.serve(handler, "127.0.0.1", port, ping_interval=None, backlog=2048):
+    compression = None if BASELINE_COMPRESSION == "none" else BASELINE_COMPRESSION
+    async with websockets.serve(
+        handler, "127.0.0.1", port, ping_interval=None, backlog=2048, compression=compression
+    ):
         await asyncio.Future()
 
 
-async def baseline_figures(pid: int, port: int) -> Figures:
+async def baseline_figures(pid: int, port: int, clients: int) -> Figures:
     publisher = await websockets.connect(f"ws://127.0.0.1:{port}/publish")
 
     async def publish(number: int) -> None:
@@ -279,7 +316,7 @@ async def baseline_figures(pid: int, port: int) -> Figures:
     try:
         await asyncio.sleep(1)
         before = rss_bytes(pid)
-        await audience.connect([f"ws://127.0.0.1:{port}/"] * CLIENTS)
+        await audience.connect([f"ws://127.0.0.1:{port}/"] * clients)
         await asyncio.sleep(2)
         after = rss_bytes(pid)
         latencies, fps = await measure(audience, publish, 0)
@@ -288,7 +325,7 @@ async def baseline_figures(pid: int, port: int) -> Figures:
         await publisher.close()
     return Figures(
         fps,
-        (after - before) / CLIENTS,
+        (after - before) / clients,
         statistics.median(latencies) * 1000,
         percentile(latencies, 99) * 1000,
     )
@@ -308,56 +345,90 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise TimeoutError("the baseline server did not start")
 
 
-def run_baseline() -> Figures:
+def run_baseline(clients: int) -> Figures:
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--baseline-server", str(port)])
     try:
         wait_for_port(port, server)
-        return asyncio.run(baseline_figures(server.pid, port))
+        return asyncio.run(baseline_figures(server.pid, port, clients))
     finally:
         server.terminate()
         server.wait(timeout=15)
 
 
-def run_notifier() -> Figures:
+def run_notifier(clients: int) -> Figures:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
+        staff_file = str(bench_staff_file(stack, clients))
         try:
-            stack.migrate(["identity", "notifier"])
+            stack.migrate(["identity"])
+            stack.migrate(["notifier"], KLINIKI_STAFF_FILE=staff_file)
             stack.start_identity()  # the notifier verifies tokens with identity's keys
-            proc = stack.start("notifier", KLINIKI_LOG_LEVEL="WARNING", KLINIKI_LOG_JSON="false")
+            proc = stack.start(
+                "notifier",
+                KLINIKI_LOG_LEVEL="WARNING",
+                KLINIKI_LOG_JSON="false",
+                KLINIKI_STAFF_FILE=staff_file,
+            )
             stack.wait_ready(proc)
-            return asyncio.run(notifier_figures(stack, proc.process.pid, proc.port))
+            return asyncio.run(notifier_figures(stack, proc.process.pid, proc.port, clients))
         finally:
             stack.stop_all()
             stack.cleanup()
 
 
+@contextlib.contextmanager
+def profiled(pid: int, name: str) -> Iterator[None]:
+    """With BENCH_PROFILE=1: py-spy samples ``pid`` meanwhile; its heaviest functions printed."""
+    if not PROFILE:
+        yield
+        return
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    out = PROFILES / f"{name}.txt"
+    spy = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)),
+            *("--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        spy.wait(timeout=60)
+    from bench.profile_pipeline import summarise
+
+    print(f"{name} (py-spy, {out}):", *summarise(out), sep="\n")
+
+
 def report(name: str, f: Figures) -> None:
     print(
-        f"{name:<28} {f.frames_per_second:>12,.0f} frames/s {f.bytes_per_socket / 1024:>8.1f} KiB"
+        f"  {name:<28} {f.frames_per_second:>10,.0f} frames/s {f.bytes_per_socket / 1024:>7.1f} KiB"
         f"/socket   latency p50 {f.p50_ms:>7.1f} ms  p99 {f.p99_ms:>7.1f} ms"
     )
 
 
 def main() -> None:
-    raise_fd_limit()
+    raise_fd_limit(max(SIZES))
     started = time.monotonic()
-    notifier = run_notifier()
-    baseline = run_baseline()
+    results = [(n, run_notifier(n), run_baseline(n)) for n in SIZES]
     print(
-        f"{CLIENTS} sockets; latency over {LATENCY_ROUNDS} broadcasts one at a time, "
-        f"throughput over {BURST} back to back ({time.monotonic() - started:.0f} s in all)"
+        f"latency over {LATENCY_ROUNDS} broadcasts one at a time, throughput over {BURST} "
+        f"back to back ({time.monotonic() - started:.0f} s in all)"
     )
-    report("notifier (auth, broker, db)", notifier)
-    report("websockets.broadcast", baseline)
-    throughput = notifier.frames_per_second / baseline.frames_per_second
-    print(
-        f"notifier / baseline: throughput {throughput:.2f}x,"
-        f" memory {notifier.bytes_per_socket / baseline.bytes_per_socket:.1f}x,"
-        f" latency p50 {notifier.p50_ms / baseline.p50_ms:.1f}x,"
-        f" p99 {notifier.p99_ms / baseline.p99_ms:.1f}x"
-    )
+    for clients, notifier, baseline in results:
+        print(f"{clients} sockets:")
+        report("notifier (auth, broker, db)", notifier)
+        report(f"websockets.broadcast ({BASELINE_COMPRESSION})", baseline)
+        print(
+            f"  notifier / baseline: throughput "
+            f"{notifier.frames_per_second / baseline.frames_per_second:.2f}x,"
+            f" memory {notifier.bytes_per_socket / baseline.bytes_per_socket:.1f}x,"
+            f" latency p50 {notifier.p50_ms / baseline.p50_ms:.1f}x,"
+            f" p99 {notifier.p99_ms / baseline.p99_ms:.1f}x"
+        )
 
 
 if __name__ == "__main__":

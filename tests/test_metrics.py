@@ -65,6 +65,6 @@ async def test_every_service_reports_requests_consumers_outbox_and_sockets(
     # The notifier: sockets, frames, queue depth, slow clients, write-to-frame latency.
     assert value(notifier, "kliniki_ws_connections") >= 1
     assert value(notifier, "kliniki_ws_frames_sent_total", event="new_assignment") >= 1
-    assert "kliniki_ws_send_queue_frames" in notifier
+    assert "kliniki_ws_send_queue_bytes" in notifier
     assert "kliniki_ws_slow_consumers_closed_total" in notifier
     assert value(notifier, "kliniki_notification_delivery_seconds_count") >= 1

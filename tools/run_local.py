@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from kliniki.settings import SERVICE_PORTS
+from kliniki.settings import SERVICE_PORTS, SERVICE_WS_PROTOCOLS
 
 SERVICES = ["identity", *(s for s in SERVICE_PORTS if s != "identity")]  # identity first
 COLOURS = [97, 31, 32, 33, 34, 35, 36, 37]
@@ -106,6 +106,8 @@ async def main() -> int:
             "httptools",
             "--ws-max-size",
             "65536",
+            "--ws",
+            SERVICE_WS_PROTOCOLS.get(service, "auto"),
             "--timeout-graceful-shutdown",
             "10",
             "--timeout-keep-alive",

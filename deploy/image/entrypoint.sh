@@ -18,6 +18,7 @@ case "${1:-serve}" in
       --timeout-graceful-shutdown "${UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN:-20}" \
       --loop uvloop --http httptools \
       --ws-max-size 65536 \
+      --ws "$(cat /etc/kliniki/ws)" \
       --timeout-keep-alive 75 \
       --no-access-log
     ;;

@@ -24,6 +24,10 @@ SERVICE_PORTS: dict[str, int] = {
     "identity": 8008,
 }
 
+# uvicorn's --ws for a service whose sockets need more than the default: the notifier writes
+# each broadcast frame's bytes once for every socket (services/notifier/notifier/wire.py).
+SERVICE_WS_PROTOCOLS: dict[str, str] = {"notifier": "notifier.wire:WireProtocol"}
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_JWT_SECRET = "kliniki-local-development-secret-change-me"
 DEV_PASSWORD = "kliniki"  # deploy/staff.yaml's staff in development; refused in production

@@ -31,7 +31,13 @@ import yaml
 from identity import domain as identity_domain
 
 from kliniki.access import Role
-from kliniki.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEV_PASSWORD, SERVICE_PORTS
+from kliniki.settings import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    DEV_PASSWORD,
+    SERVICE_PORTS,
+    SERVICE_WS_PROTOCOLS,
+)
 from kliniki.staff import load_staff
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,6 +223,8 @@ class Stack:
                 "httptools",
                 "--ws-max-size",
                 "65536",
+                "--ws",
+                SERVICE_WS_PROTOCOLS.get(service, "auto"),
                 # Longer than clients' idle keep-alive: a reused connection is never closed
                 # under a request (httpx keeps idle connections 5 s, uvicorn's default too).
                 "--timeout-keep-alive",

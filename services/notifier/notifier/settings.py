@@ -33,11 +33,13 @@ class NotifierSettings(ServiceSettings):
     )
     ws_send_buffer_frames: int = Field(
         default=1_000,
-        description="Frames queued for one socket before it is closed as too slow (4408).",
+        description="Frames queued for one socket behind the 64 KiB its transport holds before "
+        "it is closed as too slow (4408).",
     )
     ws_stalled_send_seconds: float = Field(
         default=30.0,
-        description="A socket whose send has not progressed for this long is closed as stuck.",
+        description="A socket whose client has left more than 64 KiB untaken for this long is "
+        "closed as stuck (4408).",
     )
     ws_close_timeout_seconds: float = Field(
         default=5.0,

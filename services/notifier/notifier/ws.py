@@ -34,14 +34,16 @@ from kliniki.access import (
 from kliniki.auth import InvalidToken, Principal, bearer_token
 from kliniki.kernel import Kernel
 from notifier import feed
-from notifier.hub import CLOSE_SLOW_CONSUMER, Connection, Hub
+from notifier.hub import Connection, Hub
 from notifier.live import NotificationTail
 from notifier.presence import MODES, PresenceBoard
 from notifier.settings import NotifierSettings
+from notifier.wire import PROTOCOL, WIRE, WireProtocol
 
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_SERVER_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 MAX_CLIENT_FRAME_BYTES = 16_384
 MAX_ID_LENGTH = 200
@@ -63,6 +65,13 @@ def websocket_router(
             or websocket.query_params.get("token")
         )
         await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if protocol_token else None)
+        wire = websocket.scope.get("extensions", {}).get(WIRE)
+        if not isinstance(wire, WireProtocol):
+            log.error(
+                "the notifier's sockets need uvicorn's --ws %s (see notifier/wire.py)", PROTOCOL
+            )
+            await websocket.close(code=CLOSE_SERVER_ERROR, reason="the notifier is misconfigured")
+            return
         try:
             if not token:
                 raise InvalidToken(
@@ -79,35 +88,22 @@ def websocket_router(
         except TimeoutError:
             await websocket.close(CLOSE_TRY_AGAIN_LATER, "the notifier is starting; reconnect")
             return
+        # No task of its own per socket: the hub writes to it, timers close it, and this
+        # request's task reads it until the client goes or it is closed.
         connection = Connection(
-            websocket,
+            wire,
             principal,
             send_buffer_frames=settings.ws_send_buffer_frames,
             stalled_send_seconds=settings.ws_stalled_send_seconds,
+            close_timeout_seconds=settings.ws_close_timeout_seconds,
         )
         hub.add(connection, tail.position)
-        session = ClientSession(kernel, hub, board, connection, settings)
-        writer = asyncio.create_task(connection.write_forever())
-        reader = asyncio.create_task(session.read_forever(resume_after=after))
-        too_slow = asyncio.create_task(connection.closed.wait())
-        expired = asyncio.create_task(session.until_expired())
-        tasks = {writer, reader, too_slow, expired}
+        session = ClientSession(kernel, hub, board, websocket, connection, settings)
+        session.watch_expiry()
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if connection.closed.is_set():
-                writer.cancel()  # its pending send would race the close frame
-                connection.drop_queued()
-                await _close_slow(websocket, settings.ws_close_timeout_seconds)
-            elif expired.done():
-                writer.cancel()
-                connection.drop_queued()
-                await _close_quietly(
-                    websocket, CLOSE_UNAUTHORIZED, "token expired: reconnect with a fresh one"
-                )
+            await session.read_forever(resume_after=after)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            session.stop_watching_expiry()
             board.drop(connection)
             hub.remove(connection)
 
@@ -138,39 +134,6 @@ async def authenticate(kernel: Kernel, token: str) -> Principal:
     return principal
 
 
-async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
-    try:
-        await asyncio.wait_for(websocket.close(code=code, reason=reason), 5)
-    except Exception:
-        log.debug("closing a socket failed", exc_info=True)
-
-
-async def _close_slow(websocket: WebSocket, timeout: float) -> None:
-    """Send 4408; a client that is reading slowly gets it after what it already has. One that
-    reads nothing never frees room for it, so after ``timeout`` its TCP connection is cut."""
-    try:
-        await asyncio.wait_for(
-            websocket.close(
-                code=CLOSE_SLOW_CONSUMER, reason="too slow reading frames; reconnect and resume"
-            ),
-            timeout,
-        )
-    except TimeoutError:
-        _abort_transport(websocket)
-    except Exception:
-        log.debug("closing a slow socket failed", exc_info=True)
-
-
-def _abort_transport(websocket: WebSocket) -> None:
-    # ASGI cannot drop a connection whose send buffer is full (its close waits for room), so
-    # reach the server's transport when it is there to find (uvicorn's protocols keep it);
-    # otherwise the server's own keepalive ends it later.
-    protocol = getattr(websocket._send, "__self__", None)
-    transport = getattr(protocol, "transport", None)
-    if transport is not None and hasattr(transport, "abort"):
-        transport.abort()
-
-
 def _non_negative_int(raw: str | None) -> int | None:
     if raw is None or not raw.isdigit():
         return None
@@ -198,34 +161,45 @@ def _identifier(data: dict[str, Any], name: str, kind: str | None = None) -> str
 class ClientSession:
     """Reads one client's frames and answers them."""
 
+    __slots__ = ("_expiry", "board", "connection", "hub", "kernel", "settings", "websocket")
+
     def __init__(
         self,
         kernel: Kernel,
         hub: Hub,
         board: PresenceBoard,
+        websocket: WebSocket,
         connection: Connection,
         settings: NotifierSettings,
     ) -> None:
         self.kernel = kernel
         self.hub = hub
         self.board = board
+        self.websocket = websocket
         self.connection = connection
         self.settings = settings
+        self._expiry: asyncio.TimerHandle | None = None
 
     @property
     def principal(self) -> Principal:
         return self.connection.principal
 
-    async def until_expired(self) -> None:
-        """Return when the socket's token has expired (a fresh one moves the deadline)."""
-        while True:
-            expires_at = self.principal.expires_at
-            if expires_at is None:
-                await asyncio.Event().wait()  # never (a token without exp is refused anyway)
-            remaining = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(remaining, 60))
+    def watch_expiry(self) -> None:
+        """Close the socket with 4401 when its token expires (a fresh one moves the deadline)."""
+        self.stop_watching_expiry()
+        expires_at = self.principal.expires_at
+        if expires_at is None:  # never (a token without exp is refused anyway)
+            return
+        remaining = (expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+        self._expiry = asyncio.get_running_loop().call_later(max(0.0, remaining), self._expired)
+
+    def stop_watching_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expired(self) -> None:
+        self.connection.close(CLOSE_UNAUTHORIZED, "token expired: reconnect with a fresh one")
 
     async def reauthenticate(self, data: dict[str, Any]) -> None:
         token = data.get("token")
@@ -241,18 +215,21 @@ class ClientSession:
             self.error("a socket stays with the user who opened it", "authenticate")
             return
         self.connection.principal = principal
+        self.watch_expiry()
         expires = principal.expires_at.isoformat() if principal.expires_at else None
         self.connection.send_frame("authenticated", {"expiresAt": expires})
 
     async def read_forever(self, resume_after: int | None = None) -> None:
         if resume_after is not None:
             await self.resume(resume_after)
-        websocket = self.connection.websocket
-        while True:
+        while not self.connection.closed:  # closed by the server: what it sent is not read
             try:
-                text = await websocket.receive_text()
+                text = await self.websocket.receive_text()
             except (WebSocketDisconnect, RuntimeError, KeyError):
                 return
+            # One frame per turn of the event loop: frames already received do not make the
+            # read wait, so a client that floods would otherwise hold up every other socket.
+            await asyncio.sleep(0)
             self.board.heard(self.connection)
             if len(text) > MAX_CLIENT_FRAME_BYTES:
                 self.error(f"frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes")
@@ -369,7 +346,7 @@ class ClientSession:
     async def _replay(self, after: int, until: int | None) -> None:
         conn = self.connection
         cursor = after
-        while not conn.closed.is_set():
+        while not conn.closed:
             async with self.kernel.sessionmaker() as session:
                 batch = await feed.missed_since(session, self.principal, cursor, until=until)
             for notification in batch:
