@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kliniki.broker import Broker
 from kliniki.db import kernel_tables
 from kliniki.events import CloudEvent
-from kliniki.outbox import OutboxRelay, stage_event
+from kliniki.outbox import OutboxRelay, stage_events
 from kliniki.settings import ServiceSettings
 from tests.support.order_consumer import CONSUMER, PURPOSE, SOURCE, order_metadata
 from tests.support.stack import REPO, delete_broker_names, servers
@@ -128,8 +128,7 @@ class Orders:
         connecting = asyncio.create_task(broker.run())
         try:
             async with engine.begin() as conn:
-                for event in events:
-                    await stage_event(conn, tables, event)  # type: ignore[arg-type]
+                await stage_events(conn, tables, events)  # type: ignore[arg-type]
             relay = OutboxRelay(engine, tables, broker, settings.asyncpg_dsn, 5.0)
             await broker.connected()
             await relay.publish_pending(SOURCE)
