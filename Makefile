@@ -42,13 +42,21 @@ console: $(WEB_STAMP) web/dist/index.html ## install and build the console (web/
 console-test: install ## the console's unit tests and its browser tests in Chromium (each starts what it needs)
 	$(BIN)/python -m pytest tests/unit/test_console.py tests/e2e
 
-run: install ## migrate every database, then start identity and the seven other services (Ctrl-C stops them)
+# Every consumer partitions its events with RabbitMQ's consistent-hash exchange, a plugin that
+# ships with RabbitMQ but is off by default: enable it on a local broker (a remote one is its
+# operator's; the services then say what is missing).
+.PHONY: broker-plugins
+broker-plugins:
+	@if command -v rabbitmq-plugins >/dev/null 2>&1 && ! rabbitmq-plugins -q is_enabled rabbitmq_consistent_hash_exchange >/dev/null 2>&1; then \
+	  rabbitmq-plugins enable rabbitmq_consistent_hash_exchange || echo "could not enable rabbitmq_consistent_hash_exchange: enable it on the broker"; fi
+
+run: install broker-plugins ## migrate every database, then start identity and the seven other services (Ctrl-C stops them)
 	$(BIN)/python tools/run_local.py
 
 migrate: install
 	$(BIN)/python -m kliniki.migrate $(SERVICES)
 
-test: install ## the whole suite against real PostgreSQL and RabbitMQ
+test: install broker-plugins ## the whole suite against real PostgreSQL and RabbitMQ
 	$(BIN)/python -m pytest
 
 lint: install
@@ -68,7 +76,7 @@ admin-create: install ## create a staff account (first admin in production), pro
 rotate-keys: install ## identity signs with a new key; the old one stays published until its tokens expire
 	$(BIN)/python -m identity.admin rotate-keys
 
-bench: install ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
+bench: install broker-plugins ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
 	$(BIN)/python bench/run_all.py $(BENCH)
 
 demo: install ## with `make run` going: replay the scenario and print what each staff member saw

@@ -107,6 +107,20 @@ PARTITIONS_HANDED_ON = Counter(
 )
 
 
+class MissingBrokerPlugin(RuntimeError):
+    """The broker cannot partition: say how to fix it, rather than a bare AMQP 503."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"RabbitMQ's {CONSISTENT_HASH_PLUGIN} plugin is not enabled, so no event can be "
+            f"consumed: run `rabbitmq-plugins enable {CONSISTENT_HASH_PLUGIN}` on the broker "
+            "(make run and make test do it for a local broker; see the README)"
+        )
+
+
+CONSISTENT_HASH_PLUGIN = "rabbitmq_consistent_hash_exchange"
+
+
 async def _never_called(message: AbstractIncomingMessage) -> None:
     """The consumer of the roll-call queue (nothing is ever published there)."""
 
@@ -202,12 +216,17 @@ class EventConsumer:
         # handed on with nothing of it left in this replica's hands (see the module's text).
         await channel.set_qos(prefetch_count=1)
         self._channel = channel
-        partitioner = await channel.declare_exchange(
-            self.queue_name,
-            ExchangeType.X_CONSISTENT_HASH,
-            durable=True,
-            arguments={"hash-header": PARTITION_KEY_HEADER},
-        )
+        try:
+            partitioner = await channel.declare_exchange(
+                self.queue_name,
+                ExchangeType.X_CONSISTENT_HASH,
+                durable=True,
+                arguments={"hash-header": PARTITION_KEY_HEADER},
+            )
+        except aiormq.exceptions.ConnectionCommandInvalid as exc:
+            if "x-consistent-hash" not in str(exc):
+                raise
+            raise MissingBrokerPlugin() from exc
         await channel.declare_queue(
             self.dead_letter_queue_name, durable=True, arguments={"x-queue-type": "quorum"}
         )
