@@ -173,4 +173,25 @@ def test_the_console_in_chromium(own_stack: Stack) -> None:
             timeout=1800,  # seven specs; the machine may be shared and loaded
         )
     print(result.stdout[-20000:])
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    assert result.returncode == 0, (
+        result.stdout[-8000:] + result.stderr[-4000:] + failure_context(own_stack)
+    )
+
+
+LOUD = ("error", "warning")
+
+
+def failure_context(stack: Stack) -> str:
+    """What a failed run leaves for whoever reads CI's output: what each failed page showed
+    (Playwright's accessibility snapshot) and what the services logged as errors or warnings."""
+    parts: list[str] = []
+    for context in sorted((WEB / "test-results").glob("*/error-context.md")):
+        text = context.read_text(errors="replace")
+        snapshot = text.split("```yaml", 1)[-1].split("```", 1)[0] if "```yaml" in text else ""
+        parts.append(f"\n--- page at failure, {context.parent.name} ---{snapshot[-3000:]}")
+    for name, proc in sorted(stack.processes.items()):
+        lines = proc.log_path.read_text(errors="replace").splitlines()
+        bad = [line[:400] for line in lines if any(f'"level": "{lv}"' in line for lv in LOUD)]
+        if bad:
+            parts.append(f"\n--- {name}: last errors and warnings ---\n" + "\n".join(bad[-8:]))
+    return "".join(parts)

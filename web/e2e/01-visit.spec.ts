@@ -157,6 +157,9 @@ test("John Doe's visit, seen live by all six staff", async ({ browser }) => {
   for (const [who, page] of Object.entries({ sarah, smith, mike, lisa, tom })) {
     await expect(page.getByText("John Doe visit completed successfully").first(), who).toBeVisible();
   }
+  // The visit has closed; Tom still has its invoice in front of him, to print the receipt.
+  await expect(tom.getByText("Paid in full: visit completed")).toBeVisible();
+  await expect(tom.getByRole("button", { name: "Print receipt" })).toBeVisible();
   await expect(aliceBoard.getByText("Completed")).toBeVisible();
   await expect(aliceBoard.getByText("Paid", { exact: true })).toBeVisible();
   await shot(alice, "06-alice-visit-completed");

@@ -69,9 +69,17 @@ function PaymentForm({ invoice }: { invoice: Invoice }) {
   );
 }
 
+/** ``value``, or the last defined value it had: the patient's open visit closes the moment it is
+ * paid in full, and the cashier still needs its invoice on screen to print the receipt. */
+function useLastKnown(value: string | undefined): string | undefined {
+  const [last, setLast] = useState(value);
+  if (value !== undefined && value !== last) setLast(value);
+  return value ?? last;
+}
+
 export function CashierPatient({ patientId }: { patientId: string }) {
   const patient = usePatient(patientId);
-  const visitId = patient.data?.visit?.id;
+  const visitId = useLastKnown(patient.data?.visit?.id);
   usePresence("invoice", visitId);
   const invoice = useQuery({
     queryKey: ["billing", "invoice", visitId],
