@@ -216,8 +216,10 @@ def create_service_app(
     title: str | None = None,
     description: str = "",
     public_paths: Sequence[str] = (),
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
-    """The service's app; ``public_paths`` take writes without a token (identity's sign-in)."""
+    """The service's app; ``public_paths`` take writes without a token (identity's sign-in);
+    ``app_class`` a FastAPI of the service's own (the notifier serves its sockets first)."""
     configure_logging(settings)
     tracing.configure(settings.service_name)
 
@@ -283,7 +285,7 @@ def create_service_app(
             await kernel.broker.close()
             await kernel.engine.dispose()
 
-    app = FastAPI(
+    app = app_class(
         title=title or f"Kliniki {settings.service_name}",
         description=description,
         version="0.1.0",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kliniki.app import ConsumerSpec, create_service_app
@@ -16,12 +15,12 @@ from notifier.live import NotificationTail, live_tasks
 from notifier.models import Base
 from notifier.presence import PresenceBoard
 from notifier.settings import NotifierSettings
-from notifier.ws import websocket_router
+from notifier.ws import SocketsFirst, socket_endpoint, websocket_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app() -> FastAPI:
+def create_app() -> SocketsFirst:
     settings = NotifierSettings()
     replica_id = new_replica_id()
     hub = Hub()
@@ -33,15 +32,19 @@ def create_app() -> FastAPI:
         client_timeout=settings.presence_client_timeout_seconds,
     )
     cluster = PresenceCluster(board, settings)
+    serve_socket = socket_endpoint(hub, board, tail, settings)
     app = create_service_app(
         settings,
         Base.metadata,
-        routers=[router, websocket_router(hub, board, tail, settings)],
+        routers=[router, websocket_router(serve_socket)],
         consumers=[ConsumerSpec("notifications", subscriptions())],
         background=[*live_tasks(tail, replica_id), *cluster.background_tasks()],
         description="Live notifications, presence and typing over WebSockets at /ws. "
         "The JavaScript client is at /static/kliniki-live.js.",
+        app_class=SocketsFirst,
     )
+    assert isinstance(app, SocketsFirst)
+    app.socket_endpoint = serve_socket
     # The browser client: one file a department frontend includes (see the README).
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.hub = hub

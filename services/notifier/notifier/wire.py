@@ -53,6 +53,11 @@ class WireProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept":  # only the handshake needed them
+            # websockets' parser keeps the handshake's Request for the socket's life (a local
+            # of its generator): its headers and path, a few KiB with a token in them, need not.
+            if self.request is not None:
+                self.request.headers.clear()
+                self.request.path = ""
             self.request = self.response = None  # type: ignore[assignment]
 
     @property

@@ -21,9 +21,13 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
 
 from kliniki.access import (
     PRESENCE_ENTITY_ROLES,
@@ -50,21 +54,20 @@ MAX_ID_LENGTH = 200
 READY_TIMEOUT_SECONDS = 10.0
 
 
-def websocket_router(
-    hub: Hub, board: PresenceBoard, tail: NotificationTail, settings: NotifierSettings
-) -> APIRouter:
-    router = APIRouter()
+SocketEndpoint = Callable[[WebSocket], Awaitable[None]]
 
-    @router.websocket("/ws")
+
+def socket_endpoint(
+    hub: Hub, board: PresenceBoard, tail: NotificationTail, settings: NotifierSettings
+) -> SocketEndpoint:
+    """What serves one socket, from its handshake to its close."""
+
     async def websocket_endpoint(websocket: WebSocket) -> None:
         kernel: Kernel = websocket.app.state.kernel
-        protocol_token = _subprotocol_token(websocket.headers.get("sec-websocket-protocol"))
-        token = (
-            protocol_token
-            or bearer_token(websocket.headers.get("authorization"))
-            or websocket.query_params.get("token")
-        )
-        await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if protocol_token else None)
+        handshake = read_handshake(websocket.scope)
+        token = handshake.token
+        await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if handshake.subprotocol else None)
+        forget_handshake(websocket.scope)
         wire = websocket.scope.get("extensions", {}).get(WIRE)
         if not isinstance(wire, WireProtocol):
             log.error(
@@ -82,7 +85,7 @@ def websocket_router(
         except InvalidToken as exc:
             await websocket.close(code=CLOSE_UNAUTHORIZED, reason=f"unauthorized: {exc}"[:120])
             return
-        after = _non_negative_int(websocket.query_params.get("after"))
+        after = handshake.after
         try:  # live delivery needs the tail position (one database read at start-up)
             await asyncio.wait_for(tail.ready.wait(), READY_TIMEOUT_SECONDS)
         except TimeoutError:
@@ -107,10 +110,63 @@ def websocket_router(
             board.drop(connection)
             hub.remove(connection)
 
+    return websocket_endpoint
+
+
+def websocket_router(endpoint: SocketEndpoint) -> APIRouter:
+    """``/ws`` as a route, for the route listings (OpenAPI, the access walk); requests to it
+    are served by ``SocketsFirst`` before FastAPI's stack sees them."""
+    router = APIRouter()
+    router.add_api_websocket_route("/ws", endpoint)
     return router
 
 
+class SocketsFirst(FastAPI):
+    """The notifier's app: a socket to ``/ws`` goes straight to its endpoint.
+
+    A socket lives for hours and thousands are open at once: through FastAPI's stack each would
+    keep a dozen coroutine frames (middlewares, router, exception wrappers, exit stacks) alive
+    for its whole life, about a third of its memory. Nothing in that stack acts on a socket
+    (the edge middleware passes sockets through; a span of hours traces nothing useful).
+    """
+
+    socket_endpoint: SocketEndpoint | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws" and self.socket_endpoint:
+            scope["app"] = self  # as Starlette does: the endpoint finds the kernel through it
+            await self.socket_endpoint(WebSocket(scope, receive=receive, send=send))
+            return
+        await super().__call__(scope, receive, send)
+
+
 BEARER_SUBPROTOCOL = "kliniki.bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    token: str | None
+    subprotocol: bool  # the token came as ``kliniki.bearer, <token>``: the answer names it
+    after: int | None  # ``?after=``: resume from there
+
+
+def read_handshake(scope: Scope) -> Handshake:
+    """The token and resume point of a socket's handshake."""
+    headers = {
+        name: value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name in (b"sec-websocket-protocol", b"authorization")
+    }
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+    protocol_token = _subprotocol_token(headers.get(b"sec-websocket-protocol"))
+    token = protocol_token or bearer_token(headers.get(b"authorization")) or query.get("token")
+    return Handshake(token, protocol_token is not None, _non_negative_int(query.get("after")))
+
+
+def forget_handshake(scope: Scope) -> None:
+    """Once accepted (and its line logged, redacted), a socket lives for hours: the headers and
+    query string of its handshake (a token among them) need not stay in memory with it."""
+    scope["headers"], scope["query_string"] = [], b""
 
 
 def _subprotocol_token(header: str | None) -> str | None:
