@@ -218,9 +218,16 @@ def _without_clinical(kind: str, data: Any) -> Any:
     }
 
 
+# Who else reads a kind's clinical fields: the in-charge acts on a patient waiting past the
+# target of their triage colour (issue 14), so the colour is theirs to see, nothing more.
+_ALSO_READ_BY: dict[str, frozenset[Role]] = {"WAIT": SUPERVISORS}
+
+
 def visible(kind: str, data: Any, roles: frozenset[str]) -> Any:
     """A ``kind`` record (or a list of them), as JSON, as a user with ``roles`` may see it."""
-    return data if roles & _CLINICAL_READERS else _without_clinical(kind, data)
+    if roles & _CLINICAL_READERS or roles & _ALSO_READ_BY.get(kind, frozenset()):
+        return data
+    return _without_clinical(kind, data)
 
 
 # -- The WebSocket side of the matrix ---------------------------------------------------------

@@ -73,6 +73,8 @@ def test_the_till_hears_an_overdue_payment_without_the_triage_colour() -> None:
         "minutesWaited": 12,
     }
     assert frame_for("wait_time_exceeded", data, frozenset({"in_charge", "triage_nurse"})) == data
+    # The in-charge escalates by colour, even one who holds no clinical role.
+    assert frame_for("wait_time_exceeded", data, frozenset({"in_charge"})) == data
     assert frame_for("wait_time_exceeded", data, frozenset({"receptionist"})) is None
 
 
