@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from kliniki.consumer import Subscription
+from kliniki.contracts import clinical, contract, subscribe
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.service import Worklist
-from pharmacy import events
 from pharmacy.service import cancel_prescription, receive_prescription
 
 
 def prescription_subscriptions(worklist: Worklist) -> list[Subscription]:
-    async def on_created(uow: UnitOfWork, event: CloudEvent) -> None:
-        await receive_prescription(uow, worklist, event)
+    async def on_created(
+        uow: UnitOfWork, event: CloudEvent, data: clinical.PrescriptionCreated
+    ) -> None:
+        await receive_prescription(uow, worklist, data, event)
 
-    async def on_cancelled(uow: UnitOfWork, event: CloudEvent) -> None:
-        await cancel_prescription(uow, worklist, event)
+    async def on_cancelled(
+        uow: UnitOfWork, event: CloudEvent, data: clinical.PrescriptionCancelled
+    ) -> None:
+        await cancel_prescription(uow, worklist, data)
 
     return [
-        Subscription("clinical", events.PRESCRIPTION_CREATED, on_created),
-        Subscription("clinical", events.PRESCRIPTION_CANCELLED, on_cancelled),
+        subscribe(contract("clinical", clinical.PRESCRIPTION_CREATED), on_created),
+        subscribe(contract("clinical", clinical.PRESCRIPTION_CANCELLED), on_cancelled),
     ]

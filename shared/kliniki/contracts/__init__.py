@@ -34,13 +34,13 @@ class Contract(Generic[Payload]):
     summary: str = ""
 
 
-def subscribe(
-    contract: Contract[Payload],
-    handler: Callable[[UnitOfWork, CloudEvent, Payload], Awaitable[None]],
-) -> Subscription:
-    """A subscription whose handler gets the event's data parsed into the contract's model.
-    Data that does not fit the model goes to the dead-letter queue with the reason at once:
-    retrying would not change it."""
+ParsedHandler = Callable[["UnitOfWork", "CloudEvent", Payload], Awaitable[None]]
+
+
+def subscribe(contract: Contract[Payload], *handlers: ParsedHandler[Payload]) -> Subscription:
+    """A subscription whose handlers get the event's data parsed into the contract's model,
+    one after the other in the same transaction. Data that does not fit the model goes to
+    the dead-letter queue with the reason at once: retrying would not change it."""
     from kliniki.consumer import RefuseEvent, Subscription
 
     async def parsed(uow: UnitOfWork, event: CloudEvent) -> None:
@@ -50,7 +50,8 @@ def subscribe(
             raise RefuseEvent(
                 f"{event.type} {event.id}: data is not a {contract.model.__name__}: {exc}"
             ) from exc
-        await handler(uow, event, data)
+        for handler in handlers:
+            await handler(uow, event, data)
 
     return Subscription(contract.publisher, contract.routing_key, parsed, contract.model)
 

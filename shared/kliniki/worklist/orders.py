@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.consumer import RetryLater
 from kliniki.db import load
-from kliniki.events import CloudEvent
 from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
 from kliniki.problems import Conflict
 from kliniki.uow import UnitOfWork
@@ -35,12 +34,6 @@ from kliniki.worklist.domain import AssignmentStatus, Priority
 from kliniki.worklist.service import Worklist
 
 CANCELLED = "CANCELLED"
-
-
-def ordered_at(event: CloudEvent) -> dt.datetime:
-    """When the clinician placed the order: its ``createdAt``, else the event's time."""
-    created = event.data.get("createdAt")
-    return dt.datetime.fromisoformat(created) if isinstance(created, str) else event.time
 
 
 @dataclass(frozen=True)
