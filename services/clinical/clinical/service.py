@@ -16,10 +16,11 @@ from clinical.models import (
     Diagnosis,
     FollowUp,
     LabRequest,
+    PatientSnapshot,
+    PatientVisit,
     Prescription,
     TriageFindings,
     VisitRecord,
-    worklist_models,
 )
 from clinical.schemas import (
     EARLIER_VISITS,
@@ -38,10 +39,9 @@ from kliniki.problems import Conflict, InvalidInput, NotFound
 from kliniki.records import edit
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import Priority, priority_of
+from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist, check_patient_visit
 
-PatientSnapshot = worklist_models.PatientSnapshot
-PatientVisit = worklist_models.PatientVisit
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
 CANCELLED = "CANCELLED"  # an order's status once cancelled, whichever kind
 
@@ -362,7 +362,7 @@ async def earlier_visits(
     ]
 
 
-async def complete_consultation(uow: UnitOfWork, assignment: Any) -> None:
+async def complete_consultation(uow: UnitOfWork, assignment: AssignmentTable) -> None:
     """The CONSULTATION assignment is completed: announce what was found and ordered."""
     visit_id = assignment.visit_id
 

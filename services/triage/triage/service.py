@@ -16,6 +16,7 @@ from kliniki.problems import Conflict, InvalidInput
 from kliniki.records import edit
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import priority_of
+from kliniki.worklist.models import AssignmentTable
 from triage import events
 from triage.domain import (
     CATEGORY_COLOUR,
@@ -155,7 +156,7 @@ async def update_encounter(
     )
 
 
-async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
+async def complete_triage(uow: UnitOfWork, assignment: AssignmentTable) -> None:
     """The TRIAGE assignment is completed: close the encounter and hand the patient over."""
     encounter = await uow.session.scalar(
         select(Encounter).where(Encounter.visit_id == assignment.visit_id).with_for_update()

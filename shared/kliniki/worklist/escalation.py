@@ -22,6 +22,7 @@ from kliniki.access import Stage
 from kliniki.kernel import Kernel
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import AssignmentStatus
+from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ async def escalate_due(kernel: Kernel, worklist: Worklist) -> int:
 async def _escalate(
     uow: UnitOfWork,
     worklist: Worklist,
-    assignment: Any,
+    assignment: AssignmentTable,
     colour: str | None,
     targets: dict[str, float],
     now: dt.datetime,

@@ -31,6 +31,7 @@ from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_vis
 from kliniki.problems import Conflict
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import AssignmentStatus, Priority
+from kliniki.worklist.models import AssignmentTable, PatientSnapshotTable
 from kliniki.worklist.service import Worklist
 
 CANCELLED = "CANCELLED"
@@ -88,7 +89,7 @@ class Orders:
 
     async def known_patient(
         self, worklist: Worklist, session: AsyncSession, patient_id: str
-    ) -> Any:
+    ) -> PatientSnapshotTable:
         """The patient's snapshot; an order that overtook registration's event waits for it."""
         snapshot = await session.get(worklist.models.PatientSnapshot, patient_id)
         if snapshot is None:
@@ -161,7 +162,7 @@ class Orders:
             uow, assignment.id, expected_version=assignment.version, fields={"status": status.value}
         )
 
-    async def refuse_closing_while_open(self, uow: UnitOfWork, assignment: Any) -> None:
+    async def refuse_closing_while_open(self, uow: UnitOfWork, assignment: AssignmentTable) -> None:
         """The ``before_assignment_closed`` hook: a patient leaves this worklist (completed or
         cancelled) only with their orders done or cancelled."""
         if assignment.visit_id is None:

@@ -28,10 +28,10 @@ from kliniki.worklist.domain import (
     classify_change,
     pick_assignee,
 )
-from kliniki.worklist.models import WorklistModels
+from kliniki.worklist.models import AssignmentTable, PatientSnapshotTable, WorklistModels
 from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut, WorklistSummary
 
-AssignmentHook = Callable[[UnitOfWork, Any], Awaitable[None]]
+AssignmentHook = Callable[[UnitOfWork, AssignmentTable], Awaitable[None]]
 
 
 def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> None:
@@ -106,7 +106,7 @@ class Worklist:
 
     async def get(
         self, session: AsyncSession, assignment_id: str, *, for_update: bool = False
-    ) -> Any:
+    ) -> AssignmentTable:
         label = f"{self.stage.value} assignment"
         return await load(
             session, self.models.Assignment, assignment_id, label, for_update=for_update
@@ -168,7 +168,7 @@ class Worklist:
         notes: str | None = None,
         reason: str | None = None,
         cause: str = "created",
-    ) -> tuple[Any, bool]:
+    ) -> tuple[AssignmentTable, bool]:
         """Put a patient on this worklist for a visit, once; True if a new assignment was made.
 
         A patient is on a department's worklist at most once per visit. When they already are
@@ -201,7 +201,7 @@ class Worklist:
 
     async def _snapshot_and_owner(
         self, session: AsyncSession, patient_id: str, visit_id: str | None
-    ) -> tuple[Any | None, str | None]:
+    ) -> tuple[PatientSnapshotTable | None, str | None]:
         """The patient's snapshot and whose visit ``visit_id`` is, in one query."""
         snap, visits = self.models.PatientSnapshot, self.models.PatientVisit
         owner = (
@@ -213,7 +213,9 @@ class Worklist:
         row = (await session.execute(query)).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
-    async def active_for_visit(self, session: AsyncSession, visit_id: str) -> Any | None:
+    async def active_for_visit(
+        self, session: AsyncSession, visit_id: str
+    ) -> AssignmentTable | None:
         a = self.models.Assignment
         return await session.scalar(
             select(a)
@@ -224,7 +226,7 @@ class Worklist:
     async def _route(
         self,
         uow: UnitOfWork,
-        assignment: Any,
+        assignment: AssignmentTable,
         assigned_to_user_id: str | None,
         priority: Priority,
         notes: str | None,
@@ -257,14 +259,14 @@ class Worklist:
     async def _create(
         self,
         uow: UnitOfWork,
-        snapshot: Any,
+        snapshot: PatientSnapshotTable,
         visit_id: str | None,
         priority: Priority,
         assigned_to_user_id: str | None,
         notes: str | None,
         reason: str | None,
         cause: str,
-    ) -> Any | None:
+    ) -> AssignmentTable | None:
         """The new assignment, or None when the visit already has an active one here."""
         session = uow.session
         assignee = await self._choose(session, assigned_to_user_id)
@@ -315,7 +317,7 @@ class Worklist:
         expected_version: int | None,
         fields: dict[str, Any],
         actor_roles: frozenset[str] | None = None,
-    ) -> Any:
+    ) -> AssignmentTable:
         """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent).
 
         ``actor_roles`` are the roles of the person asking; None when the department itself
@@ -485,7 +487,7 @@ class Worklist:
     async def _announce(
         self,
         uow: UnitOfWork,
-        assignment: Any,
+        assignment: AssignmentTable,
         change: Change,
         previous: str | None,
         before: AssignmentOut,
@@ -504,7 +506,7 @@ class Worklist:
         )
 
     async def _publish(
-        self, uow: UnitOfWork, assignment: Any, change: str, previous: str | None
+        self, uow: UnitOfWork, assignment: AssignmentTable, change: str, previous: str | None
     ) -> None:
         data = AssignmentEvent.model_validate(
             {
