@@ -54,6 +54,7 @@ test: install ## the whole suite against real PostgreSQL and RabbitMQ
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

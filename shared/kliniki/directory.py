@@ -70,7 +70,10 @@ class StaffDirectory:
     RELOAD_SECONDS = 1.0
 
     def __init__(
-        self, table: Table, sessionmaker: async_sessionmaker, settings: ServiceSettings
+        self,
+        table: Table,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: ServiceSettings,
     ) -> None:
         self.table = table
         self.sessionmaker = sessionmaker

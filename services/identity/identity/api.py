@@ -26,7 +26,7 @@ router = APIRouter()
 UserIdPath = Annotated[str, Path(max_length=64)]
 
 NO_STORE = {"Pragma": "no-cache"}  # Cache-Control: no-store comes from the edge
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class UnsupportedGrant(Problem):

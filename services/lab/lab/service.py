@@ -179,7 +179,7 @@ def _record(request: LabRequest, test: LabTest, reading: Reading, actor: str) ->
         request.results.append(row)
     quantitative = isinstance(reading.value, float)
     row.name = reading.name
-    row.value_number = reading.value if quantitative else None
+    row.value_number = reading.value if isinstance(reading.value, float) else None
     row.value_text = None if quantitative else str(reading.value)
     row.unit = reading.unit
     row.text = reading.text

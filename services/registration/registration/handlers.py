@@ -5,7 +5,8 @@ Each handler receives its event's data parsed into the model in kliniki.contract
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from kliniki.consumer import Subscription
 from kliniki.contracts import ParsedHandler, billing, clinical, contract, subscribe, triage
@@ -31,7 +32,7 @@ def _cause(event: CloudEvent) -> str:
     return f"on {event.source.rsplit('/', 1)[-1]} {event.routing_key}"
 
 
-def to(status: VisitStatus) -> ParsedHandler[OfAVisit]:
+def to(status: VisitStatus) -> Callable[[UnitOfWork, CloudEvent, OfAVisit], Awaitable[None]]:
     async def handler(uow: UnitOfWork, event: CloudEvent, data: OfAVisit) -> None:
         visit_id = event.visitid or data.visit_id
         await service.advance_visit(uow, visit_id, event.subject, status, _cause(event))
@@ -62,7 +63,7 @@ async def on_invoice_settled(
 
 
 # What registration's read models do with each change of a worklist assignment.
-ASSIGNMENT_HANDLERS: dict[str, tuple[ParsedHandler, ...]] = {
+ASSIGNMENT_HANDLERS: dict[str, tuple[ParsedHandler[Any], ...]] = {
     "created": (report.record_arrival, board.record_holder),
     "claimed": (board.record_holder,),
     "transferred": (board.record_holder,),

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kliniki.contracts.triage import VitalSignsOut
 from kliniki.db import load
 from kliniki.measurements import Quantity
 from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
@@ -28,7 +29,7 @@ from triage.domain import (
     tews_score,
 )
 from triage.models import Encounter
-from triage.schemas import EncounterOut, EncounterUpdate, VitalSignsOut
+from triage.schemas import EncounterOut, EncounterUpdate
 
 # Where each vital sign lives in the encounter table.
 COLUMNS = {

@@ -101,7 +101,7 @@ class ConsultationCompleted(ApiModel):
     pending_prescriptions: int = 0
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract("clinical", DIAGNOSIS_ADDED, DiagnosisAdded),
     Contract("clinical", PRESCRIPTION_CREATED, PrescriptionCreated),
     Contract("clinical", LAB_REQUEST_CREATED, LabRequestCreated),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
@@ -64,7 +65,7 @@ class LabRequestCompleted(ApiModel):
     version: int
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract(
         "lab",
         LAB_REQUEST_UPDATED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
@@ -29,4 +30,6 @@ class PrescriptionDispensed(ApiModel):
     version: int | None = None
 
 
-CONTRACTS: list[Contract] = [Contract("pharmacy", PRESCRIPTION_DISPENSED, PrescriptionDispensed)]
+CONTRACTS: list[Contract[Any]] = [
+    Contract("pharmacy", PRESCRIPTION_DISPENSED, PrescriptionDispensed)
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -20,7 +20,13 @@ from kliniki.access import Stage
 from kliniki.db import Versioned, new_id, utcnow
 
 
-class AssignmentTable(Versioned):
+class _Table:
+    if TYPE_CHECKING:  # each department's declarative base gives the mapped class this
+
+        def __init__(self, **columns: Any) -> None: ...
+
+
+class AssignmentTable(_Table, Versioned):
     """A patient waiting for, or being seen by, a member of this department."""
 
     __tablename__ = "assignments"
@@ -64,7 +70,7 @@ class AssignmentTable(Versioned):
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class DutyShiftTable:
+class DutyShiftTable(_Table):
     """Who of this department's role is on duty now (new assignments go to them)."""
 
     __tablename__ = "duty_roster"
@@ -77,7 +83,7 @@ class DutyShiftTable:
     )
 
 
-class PatientSnapshotTable:
+class PatientSnapshotTable(_Table):
     """What this department knows of a patient, from registration's events."""
 
     __tablename__ = "patient_snapshots"
@@ -97,7 +103,7 @@ class PatientSnapshotTable:
         return f"{self.first_name} {self.last_name}"
 
 
-class PatientVisitTable:
+class PatientVisitTable(_Table):
     """Whose visit is this, from registration's events: every write and every event that
     names a patient and a visit must agree with it."""
 

@@ -39,7 +39,8 @@ CANCELLED = "CANCELLED"
 
 @dataclass(frozen=True)
 class Orders:
-    model: type
+    # LabRequest, Prescription: the columns named in this module's docstring.
+    model: type[Any]
     resource: str  # the audit log's name for it: LAB_REQUEST, PRESCRIPTION
     noun: str  # in messages: "lab request"
     open_statuses: frozenset[str]

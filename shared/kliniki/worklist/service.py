@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -112,7 +113,7 @@ class Worklist:
             session, self.models.Assignment, assignment_id, label, for_update=for_update
         )
 
-    async def roster(self, session: AsyncSession) -> list[DutyOut]:
+    async def roster(self, session: AsyncSession) -> builtins.list[DutyOut]:
         """Who is on the roster (a read: the roster was seeded at start-up, ``seed_roster``)."""
         counts = await self._active_counts(session)
         shifts = (await session.scalars(select(self.models.DutyShift).order_by("user_id"))).all()
@@ -273,7 +274,7 @@ class Worklist:
         a = self.models.Assignment
         # One statement, no savepoint: the unique index of active assignments per visit
         # decides, and a conflict returns no row instead of failing the transaction.
-        assignment = await session.scalar(
+        assignment: AssignmentTable | None = await session.scalar(
             pg_insert(a)
             .values(
                 assignment_type=self.stage.value,
@@ -538,7 +539,7 @@ class Worklist:
             on_duty = await self._on_duty(session)
         return pick_assignee(on_duty)
 
-    async def _on_duty(self, session: AsyncSession) -> list[Candidate]:
+    async def _on_duty(self, session: AsyncSession) -> builtins.list[Candidate]:
         """Who is on duty, each with their count of active assignments: one query (it runs
         for every patient placed)."""
         shift, a = self.models.DutyShift, self.models.Assignment
@@ -561,7 +562,7 @@ class Worklist:
             .where(a.status == AssignmentStatus.ACTIVE.value, a.assigned_to_user_id.is_not(None))
             .group_by(a.assigned_to_user_id)
         )
-        return {user: count for user, count in rows.all()}
+        return {user: count for user, count in rows.all() if user is not None}
 
     async def seed_roster(self, session: AsyncSession) -> None:
         """At start-up: an empty roster is seeded from the staff directory, so that reading it
