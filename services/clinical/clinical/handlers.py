@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from clinical import service
 from clinical.models import FollowUp, TriageFindings, VisitRecord
 from kliniki.consumer import Subscription
-from kliniki.contracts import contract, lab, pharmacy, registration, subscribe, triage
+from kliniki.contracts import Handlers, lab, pharmacy, registration, triage
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork, to_json
 from kliniki.worklist.domain import Priority
@@ -43,13 +43,46 @@ async def _findings(
     return findings
 
 
+# What clinical keeps of other services' records, whatever the worklist.
+records = Handlers()
+
+
+@records("triage", triage.ENCOUNTER_UPDATED)
 async def on_encounter_updated(
     uow: UnitOfWork, event: CloudEvent, data: triage.EncounterUpdated
 ) -> None:
     await _findings(uow, event, data)
 
 
+@records("lab", lab.LAB_REQUEST_COMPLETED)
+async def on_lab_completed(
+    uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
+) -> None:
+    await service.record_lab_results(
+        uow,
+        data.lab_request_id,
+        results=[to_json(result) for result in data.results],
+        critical=data.critical,
+        notes=data.notes,
+        completed_by=data.completed_by,
+        completed_at=data.completed_at,
+    )
+
+
+@records("pharmacy", pharmacy.PRESCRIPTION_DISPENSED)
+async def on_dispensed(
+    uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
+) -> None:
+    await service.record_dispensed(
+        uow, data.prescription_id, dispensed_by=data.dispensed_by, dispensed_at=event.time
+    )
+
+
 def handoff_subscriptions(worklist: Worklist) -> list[Subscription]:
+    """The handoff from triage onto the consultation worklist, and the records kept."""
+    handoff = Handlers()
+
+    @handoff("triage", triage.TRIAGE_COMPLETED)
     async def on_triage_completed(
         uow: UnitOfWork, event: CloudEvent, data: triage.TriageCompleted
     ) -> None:
@@ -67,33 +100,7 @@ def handoff_subscriptions(worklist: Worklist) -> list[Subscription]:
             chief_complaint=data.chief_complaint,
         )
 
-    async def on_lab_completed(
-        uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
-    ) -> None:
-        await service.record_lab_results(
-            uow,
-            data.lab_request_id,
-            results=[to_json(result) for result in data.results],
-            critical=data.critical,
-            notes=data.notes,
-            completed_by=data.completed_by,
-            completed_at=data.completed_at,
-        )
-
-    async def on_dispensed(
-        uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
-    ) -> None:
-        await service.record_dispensed(
-            uow, data.prescription_id, dispensed_by=data.dispensed_by, dispensed_at=event.time
-        )
-
-    return [
-        *visit_record_subscriptions(),
-        subscribe(contract("triage", triage.ENCOUNTER_UPDATED), on_encounter_updated),
-        subscribe(contract("triage", triage.TRIAGE_COMPLETED), on_triage_completed),
-        subscribe(contract("lab", lab.LAB_REQUEST_COMPLETED), on_lab_completed),
-        subscribe(contract("pharmacy", pharmacy.PRESCRIPTION_DISPENSED), on_dispensed),
-    ]
+    return [*handoff.subscriptions(), *records.subscriptions()]
 
 
 # -- what registration says of visits: the FHIR export's Encounter period, phone, follow-ups --
@@ -113,6 +120,7 @@ async def _visit_record(
     return record
 
 
+@records("registration", registration.PATIENT_REGISTERED)
 async def on_patient_registered(
     uow: UnitOfWork, event: CloudEvent, data: registration.PatientRegistered
 ) -> None:
@@ -123,6 +131,12 @@ async def on_patient_registered(
         record.status = record.status or "REGISTERED"
 
 
+@records(
+    "registration",
+    registration.VISIT_OPENED,
+    registration.VISIT_UPDATED,
+    registration.VISIT_COMPLETED,
+)
 async def on_visit_changed(
     uow: UnitOfWork, event: CloudEvent, data: registration.VisitData
 ) -> None:
@@ -144,6 +158,7 @@ async def on_visit_changed(
         )
 
 
+@records("registration", registration.PATIENT_UPDATED)
 async def on_patient_updated(
     uow: UnitOfWork, event: CloudEvent, data: registration.PatientUpdated
 ) -> None:
@@ -155,6 +170,7 @@ async def on_patient_updated(
         )
 
 
+@records("registration", registration.APPOINTMENT_SCHEDULED)
 async def on_appointment_scheduled(
     uow: UnitOfWork, event: CloudEvent, data: registration.AppointmentScheduled
 ) -> None:
@@ -168,16 +184,3 @@ async def on_appointment_scheduled(
         "notes": data.notes,
     }
     await uow.session.execute(pg_insert(FollowUp).values(**values).on_conflict_do_nothing())
-
-
-def visit_record_subscriptions() -> list[Subscription]:
-    return [
-        subscribe(contract("registration", registration.PATIENT_REGISTERED), on_patient_registered),
-        subscribe(contract("registration", registration.PATIENT_UPDATED), on_patient_updated),
-        subscribe(contract("registration", registration.VISIT_OPENED), on_visit_changed),
-        subscribe(contract("registration", registration.VISIT_UPDATED), on_visit_changed),
-        subscribe(contract("registration", registration.VISIT_COMPLETED), on_visit_changed),
-        subscribe(
-            contract("registration", registration.APPOINTMENT_SCHEDULED), on_appointment_scheduled
-        ),
-    ]

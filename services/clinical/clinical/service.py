@@ -43,6 +43,7 @@ from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist, check_patient_visit
 
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
+Order = TypeVar("Order", LabRequest, Prescription)
 CANCELLED = "CANCELLED"  # an order's status once cancelled, whichever kind
 
 
@@ -262,38 +263,59 @@ async def take_over_from_triage(
     )
 
 
+async def _record_fulfilment(
+    uow: UnitOfWork,
+    model: type[Order],
+    order_id: str,
+    status: str,
+    **outcome: object,
+) -> None:
+    """The department reported an order fulfilled: its status and ``outcome`` are kept, once
+    (a report heard again changes nothing)."""
+    order = await uow.session.get(model, order_id, with_for_update=True)
+    if order is None or order.status == status:
+        return
+    order.status = status
+    for column, value in outcome.items():
+        setattr(order, column, value)
+
+
 async def record_lab_results(
     uow: UnitOfWork,
     lab_request_id: str,
     *,
-    results: Any,
-    critical: bool | None,
+    results: list[dict[str, Any]],
+    critical: bool,
     notes: str | None,
-    completed_by: str | None,
+    completed_by: str,
     completed_at: dt.datetime,
 ) -> None:
-    """The lab reported: the request is completed with its results (once)."""
-    request = await uow.session.get(LabRequest, lab_request_id, with_for_update=True)
-    if request is None or request.status == LabRequestStatus.COMPLETED:
-        return
-    request.status = LabRequestStatus.COMPLETED.value
-    request.results = results
-    request.results_critical = critical
-    request.result_notes = notes
-    request.completed_by = completed_by
-    request.completed_at = completed_at
+    """The lab reported: the request is completed with its results."""
+    await _record_fulfilment(
+        uow,
+        LabRequest,
+        lab_request_id,
+        LabRequestStatus.COMPLETED.value,
+        results=results,
+        results_critical=critical,
+        result_notes=notes,
+        completed_by=completed_by,
+        completed_at=completed_at,
+    )
 
 
 async def record_dispensed(
-    uow: UnitOfWork, prescription_id: str, *, dispensed_by: str | None, dispensed_at: dt.datetime
+    uow: UnitOfWork, prescription_id: str, *, dispensed_by: str, dispensed_at: dt.datetime
 ) -> None:
-    """The pharmacy dispensed the prescription (once)."""
-    prescription = await uow.session.get(Prescription, prescription_id, with_for_update=True)
-    if prescription is None or prescription.status == PrescriptionStatus.DISPENSED:
-        return
-    prescription.status = PrescriptionStatus.DISPENSED.value
-    prescription.dispensed_by = dispensed_by
-    prescription.dispensed_at = dispensed_at
+    """The pharmacy dispensed the prescription."""
+    await _record_fulfilment(
+        uow,
+        Prescription,
+        prescription_id,
+        PrescriptionStatus.DISPENSED.value,
+        dispensed_by=dispensed_by,
+        dispensed_at=dispensed_at,
+    )
 
 
 async def patient_record(session: AsyncSession, patient_id: str) -> PatientRecord:

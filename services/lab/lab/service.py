@@ -108,24 +108,21 @@ def catalogue_out(catalogue: Catalogue) -> list[LabTestOut]:
 
 async def receive_lab_request(
     uow: UnitOfWork,
+    event: CloudEvent,
+    order: clinical.LabRequestCreated,
+    *,
     worklist: Worklist,
     catalogue: Catalogue,
-    order: clinical.LabRequestCreated,
-    event: CloudEvent,
 ) -> None:
     """``lab_request.created``: keep the order and put the patient on the lab worklist."""
-    if await uow.session.get(LabRequest, order.lab_request_id) is not None:
-        return  # the same order announced again under a new event id
-    snapshot = await LAB_ORDERS.known_patient(worklist, uow.session, order.patient_id)
+    copied = await LAB_ORDERS.arrived(uow, worklist, order, event)
+    if copied is None:
+        return
     test = catalogue.get(order.test_type)
     priority = priority_of(order.urgency)
     requested_by = order.requested_by or event.actorid or "unknown"
     request = LabRequest(
-        id=order.lab_request_id,
-        patient_id=order.patient_id,
-        visit_id=order.visit_id or event.visitid or snapshot.current_visit_id,
-        patient_name=snapshot.full_name,
-        op_number=snapshot.op_number,
+        **copied,
         test_type=order.test_type,
         # An order for a test missing from the catalogue is still kept (an order never
         # vanishes); entering its results is refused until the catalogue lists it.
@@ -145,13 +142,6 @@ async def receive_lab_request(
         priority=priority,
         cause=f"{test.name if test else order.test_type} ordered by {requested_by}",
     )
-
-
-async def cancel_lab_request(
-    uow: UnitOfWork, worklist: Worklist, cancelled: clinical.LabRequestCancelled
-) -> None:
-    """``lab_request.cancelled``: stop work on it, unless its results were already reported."""
-    await LAB_ORDERS.cancel(uow, worklist, cancelled.lab_request_id, reason=cancelled.reason)
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -52,22 +52,15 @@ PRESCRIPTIONS = Orders(
 
 
 async def receive_prescription(
-    uow: UnitOfWork,
-    worklist: Worklist,
-    ordered: clinical.PrescriptionCreated,
-    event: CloudEvent,
+    uow: UnitOfWork, event: CloudEvent, ordered: clinical.PrescriptionCreated, *, worklist: Worklist
 ) -> None:
     """``prescription.created``: ready for dispensing, and the patient on the worklist."""
-    if await uow.session.get(Prescription, ordered.prescription_id) is not None:
-        return  # the same prescription announced again under a new event id
-    snapshot = await PRESCRIPTIONS.known_patient(worklist, uow.session, ordered.patient_id)
+    copied = await PRESCRIPTIONS.arrived(uow, worklist, ordered, event)
+    if copied is None:
+        return
     priority = priority_of(ordered.priority)
     prescription = Prescription(
-        id=ordered.prescription_id,
-        patient_id=ordered.patient_id,
-        visit_id=ordered.visit_id or event.visitid or snapshot.current_visit_id,
-        patient_name=snapshot.full_name,
-        op_number=snapshot.op_number,
+        **copied,
         medication_name=ordered.medication_name,
         dosage=ordered.dosage,
         frequency=ordered.frequency,
@@ -81,13 +74,6 @@ async def receive_prescription(
     await PRESCRIPTIONS.receive(
         uow, worklist, prescription, priority=priority, cause=_describe(prescription)
     )
-
-
-async def cancel_prescription(
-    uow: UnitOfWork, worklist: Worklist, cancelled: clinical.PrescriptionCancelled
-) -> None:
-    """``prescription.cancelled``: not to be dispensed, unless it already was."""
-    await PRESCRIPTIONS.cancel(uow, worklist, cancelled.prescription_id, reason=cancelled.reason)
 
 
 # -- dispensing ------------------------------------------------------------------------------------

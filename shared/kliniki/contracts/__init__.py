@@ -56,6 +56,39 @@ def subscribe(contract: Contract[Payload], *handlers: ParsedHandler[Payload]) ->
     return Subscription(contract.publisher, contract.routing_key, parsed, contract.model)
 
 
+Handler = TypeVar("Handler", bound=ParsedHandler[Any])
+
+
+class Handlers:
+    """A consumer's subscriptions, each declared on its handler::
+
+        handles = Handlers()
+
+        @handles("triage", triage.TRIAGE_COMPLETED)
+        async def on_triage_completed(uow, event, data: triage.TriageCompleted) -> None: ...
+
+    A handler may take several routing keys of one publisher (their models are its data's
+    type); several handlers of one event run in the order declared, in one transaction.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[tuple[str, str], list[ParsedHandler[Any]]] = {}
+
+    def __call__(self, publisher: str, *routing_keys: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for routing_key in routing_keys:
+                self._handlers.setdefault((publisher, routing_key), []).append(handler)
+            return handler
+
+        return register
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            subscribe(contract(publisher, routing_key), *handlers)
+            for (publisher, routing_key), handlers in self._handlers.items()
+        ]
+
+
 def contract(publisher: str, routing_key: str) -> Contract[Any]:
     """The contract of ``routing_key`` events on ``<publisher>.events``."""
     found = [c for c in all_contracts() if (c.publisher, c.routing_key) == (publisher, routing_key)]
