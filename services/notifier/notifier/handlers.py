@@ -14,16 +14,7 @@ from sqlalchemy import insert, select
 
 from kliniki.access import Stage
 from kliniki.consumer import RefuseEvent, Subscription
-from kliniki.contracts import (
-    billing,
-    clinical,
-    contract,
-    lab,
-    pharmacy,
-    registration,
-    subscribe,
-    triage,
-)
+from kliniki.contracts import Handlers, billing, clinical, lab, pharmacy, registration, triage
 from kliniki.contracts.notifier import (
     NOTIFICATION_CREATED,
     NotificationCreated,
@@ -40,6 +31,8 @@ from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork, to_json
 from notifier import frames
 from notifier.models import Notification, VisitView
+
+handles = Handlers()
 
 
 async def store_and_announce(
@@ -112,6 +105,7 @@ def _announce_registration(view: VisitView) -> list[frames.Outgoing]:
     ]
 
 
+@handles("registration", registration.PATIENT_REGISTERED)
 async def on_patient_registered(
     uow: UnitOfWork, event: CloudEvent, data: registration.PatientRegistered
 ) -> None:
@@ -124,6 +118,7 @@ async def on_patient_registered(
     await store_and_announce(uow, event, _announce_registration(view))
 
 
+@handles("registration", registration.PATIENT_UPDATED)
 async def on_patient_updated(
     uow: UnitOfWork, event: CloudEvent, data: registration.PatientUpdated
 ) -> None:
@@ -176,6 +171,7 @@ class OfAVisit(Protocol):
     def visit_id(self) -> str | None: ...
 
 
+@handles("registration", registration.VISIT_UPDATED, registration.VISIT_OPENED)
 async def on_visit_changed(uow: UnitOfWork, event: CloudEvent, data: OfAVisit) -> None:
     """A visit's status changed, or a department handed the patient on: the board refreshes."""
     visit_id = event.visitid or data.visit_id
@@ -196,6 +192,7 @@ def _label(view: VisitView | None) -> str:
     return frames.patient_label(view.patient_name, view.op_number) if view else "the patient"
 
 
+@handles("triage", triage.ENCOUNTER_UPDATED)
 async def on_encounter_updated(
     uow: UnitOfWork, event: CloudEvent, data: triage.EncounterUpdated
 ) -> None:
@@ -209,6 +206,12 @@ async def on_encounter_updated(
     await store_and_announce(uow, event, outgoing)
 
 
+@handles(
+    "clinical",
+    clinical.DIAGNOSIS_ADDED,
+    clinical.PRESCRIPTION_CREATED,
+    clinical.LAB_REQUEST_CREATED,
+)
 async def on_consultation_record(
     uow: UnitOfWork,
     event: CloudEvent,
@@ -230,6 +233,7 @@ async def on_consultation_record(
     await store_and_announce(uow, event, [changed, *ordered])
 
 
+@handles("lab", lab.LAB_REQUEST_COMPLETED)
 async def on_lab_completed(
     uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
 ) -> None:
@@ -237,6 +241,7 @@ async def on_lab_completed(
     await store_and_announce(uow, event, [frames.lab_results_ready(data, _label(view))])
 
 
+@handles("pharmacy", pharmacy.PRESCRIPTION_DISPENSED)
 async def on_dispensed(
     uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
 ) -> None:
@@ -244,16 +249,19 @@ async def on_dispensed(
     await store_and_announce(uow, event, [frames.prescription_updated(data, event.time)])
 
 
+@handles("billing", billing.VISIT_READY_FOR_PAYMENT)
 async def on_ready_for_payment(
     uow: UnitOfWork, event: CloudEvent, data: billing.VisitReadyForPayment
 ) -> None:
     await store_and_announce(uow, event, [frames.patient_ready_for_payment(data)])
 
 
+@handles("billing", billing.PAYMENT_COMPLETED)
 async def on_payment(uow: UnitOfWork, event: CloudEvent, data: billing.PaymentCompleted) -> None:
     await _involve(uow, event, event.actorid)
 
 
+@handles("registration", registration.VISIT_COMPLETED)
 async def on_visit_completed(
     uow: UnitOfWork, event: CloudEvent, data: registration.VisitData
 ) -> None:
@@ -265,6 +273,7 @@ async def on_visit_completed(
     await store_and_announce(uow, event, outgoing)
 
 
+@handles("registration", registration.APPOINTMENT_SCHEDULED)
 async def on_appointment_scheduled(
     uow: UnitOfWork, event: CloudEvent, data: registration.AppointmentScheduled
 ) -> None:
@@ -278,42 +287,13 @@ async def on_wait_time_exceeded(uow: UnitOfWork, event: CloudEvent, data: WaitTi
     await store_and_announce(uow, event, outgoing)
 
 
+# Every department's worklist: who has a patient now, who handed them on, who waits too long.
+for department in DEPARTMENTS:
+    handles(department, WAIT_TIME_EXCEEDED)(on_wait_time_exceeded)
+    moved = ("created", "transferred", "returned_to_queue", "claimed", "reprioritized")
+    handles(department, *map(assignment_key, moved))(on_assignment)
+    handles(department, assignment_key("completed"), assignment_key("cancelled"))(on_visit_changed)
+
+
 def subscriptions() -> list[Subscription]:
-    return [
-        *(
-            subscribe(contract(department, WAIT_TIME_EXCEEDED), on_wait_time_exceeded)
-            for department in DEPARTMENTS
-        ),
-        subscribe(contract("registration", registration.PATIENT_REGISTERED), on_patient_registered),
-        subscribe(contract("registration", registration.PATIENT_UPDATED), on_patient_updated),
-        *(
-            subscribe(contract(department, assignment_key(change)), on_assignment)
-            for department in DEPARTMENTS
-            for change in (
-                "created",
-                "transferred",
-                "returned_to_queue",
-                "claimed",
-                "reprioritized",
-            )
-        ),
-        *(
-            subscribe(contract(department, assignment_key(change)), on_visit_changed)
-            for department in DEPARTMENTS
-            for change in ("completed", "cancelled")
-        ),
-        subscribe(contract("registration", registration.VISIT_UPDATED), on_visit_changed),
-        subscribe(contract("registration", registration.VISIT_OPENED), on_visit_changed),
-        subscribe(contract("triage", triage.ENCOUNTER_UPDATED), on_encounter_updated),
-        subscribe(contract("clinical", clinical.DIAGNOSIS_ADDED), on_consultation_record),
-        subscribe(contract("clinical", clinical.PRESCRIPTION_CREATED), on_consultation_record),
-        subscribe(contract("clinical", clinical.LAB_REQUEST_CREATED), on_consultation_record),
-        subscribe(contract("lab", lab.LAB_REQUEST_COMPLETED), on_lab_completed),
-        subscribe(contract("pharmacy", pharmacy.PRESCRIPTION_DISPENSED), on_dispensed),
-        subscribe(contract("billing", billing.VISIT_READY_FOR_PAYMENT), on_ready_for_payment),
-        subscribe(contract("billing", billing.PAYMENT_COMPLETED), on_payment),
-        subscribe(contract("registration", registration.VISIT_COMPLETED), on_visit_completed),
-        subscribe(
-            contract("registration", registration.APPOINTMENT_SCHEDULED), on_appointment_scheduled
-        ),
-    ]
+    return handles.subscriptions()

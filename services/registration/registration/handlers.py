@@ -6,10 +6,10 @@ Each handler receives its event's data parsed into the model in kliniki.contract
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from kliniki.consumer import Subscription
-from kliniki.contracts import ParsedHandler, billing, clinical, contract, subscribe, triage
+from kliniki.contracts import Handlers, billing, clinical, triage
 from kliniki.contracts.worklist import (
     DEPARTMENTS,
     WAIT_TIME_EXCEEDED,
@@ -62,54 +62,29 @@ async def on_invoice_settled(
     )
 
 
-# What registration's read models do with each change of a worklist assignment.
-ASSIGNMENT_HANDLERS: dict[str, tuple[ParsedHandler[Any], ...]] = {
-    "created": (report.record_arrival, board.record_holder),
-    "claimed": (board.record_holder,),
-    "transferred": (board.record_holder,),
-    "returned_to_queue": (board.record_holder,),
-    "completed": (report.record_handed_on, board.record_holder),
-    "cancelled": (report.record_handed_on, board.record_holder),
-}
-
-
 def subscriptions() -> list[Subscription]:
-    return [
-        subscribe(contract("triage", triage.ENCOUNTER_UPDATED), to(VisitStatus.IN_TRIAGE)),
-        subscribe(
-            contract("triage", triage.TRIAGE_COMPLETED),
-            to(VisitStatus.WAITING_CONSULTATION),
-            report.record_colour,
-        ),
-        subscribe(
-            contract("clinical", clinical.DIAGNOSIS_ADDED),
-            to(VisitStatus.IN_CONSULTATION),
-            report.record_diagnosis,
-        ),
-        subscribe(
-            contract("clinical", clinical.PRESCRIPTION_CREATED), to(VisitStatus.IN_CONSULTATION)
-        ),
-        subscribe(
-            contract("clinical", clinical.LAB_REQUEST_CREATED), to(VisitStatus.IN_CONSULTATION)
-        ),
-        subscribe(contract("clinical", clinical.CONSULTATION_COMPLETED), on_consultation_completed),
-        subscribe(
-            contract("billing", billing.VISIT_READY_FOR_PAYMENT), to(VisitStatus.WAITING_PAYMENT)
-        ),
-        subscribe(contract("billing", billing.INVOICE_SETTLED), on_invoice_settled),
-        # The daily report's and the visits board's read model (registration.report, .board).
-        subscribe(contract("billing", billing.PAYMENT_COMPLETED), report.record_payment),
-        *(
-            subscribe(contract(department, assignment_key(change)), *handlers)
-            for department in DEPARTMENTS
-            for change, handlers in ASSIGNMENT_HANDLERS.items()
-        ),
-        *(
-            subscribe(
-                contract(department, WAIT_TIME_EXCEEDED),
-                report.record_breach,
-                board.record_escalation,
-            )
-            for department in DEPARTMENTS
-        ),
-    ]
+    handles = Handlers()
+    handles("triage", triage.ENCOUNTER_UPDATED)(to(VisitStatus.IN_TRIAGE))
+    handles("triage", triage.TRIAGE_COMPLETED)(to(VisitStatus.WAITING_CONSULTATION))
+    handles("triage", triage.TRIAGE_COMPLETED)(report.record_colour)
+    handles("clinical", clinical.DIAGNOSIS_ADDED)(to(VisitStatus.IN_CONSULTATION))
+    handles("clinical", clinical.DIAGNOSIS_ADDED)(report.record_diagnosis)
+    handles("clinical", clinical.PRESCRIPTION_CREATED, clinical.LAB_REQUEST_CREATED)(
+        to(VisitStatus.IN_CONSULTATION)
+    )
+    handles("clinical", clinical.CONSULTATION_COMPLETED)(on_consultation_completed)
+    handles("billing", billing.VISIT_READY_FOR_PAYMENT)(to(VisitStatus.WAITING_PAYMENT))
+    handles("billing", billing.INVOICE_SETTLED)(on_invoice_settled)
+    # The daily report's and the visits board's read model (registration.report, .board).
+    handles("billing", billing.PAYMENT_COMPLETED)(report.record_payment)
+    # Each stage's arrival, hand-on and breaches; who holds the patient there now.
+    arrived = (assignment_key("created"),)
+    moved = tuple(map(assignment_key, ("claimed", "transferred", "returned_to_queue")))
+    left = tuple(map(assignment_key, ("completed", "cancelled")))
+    for department in DEPARTMENTS:
+        handles(department, *arrived)(report.record_arrival)
+        handles(department, *left)(report.record_handed_on)
+        handles(department, *arrived, *moved, *left)(board.record_holder)
+        handles(department, WAIT_TIME_EXCEEDED)(report.record_breach)
+        handles(department, WAIT_TIME_EXCEEDED)(board.record_escalation)
+    return handles.subscriptions()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kliniki.consumer import Subscription
-from kliniki.contracts import contract, registration, subscribe
+from kliniki.contracts import Handlers, registration
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import Priority
@@ -12,13 +12,16 @@ from triage.service import open_encounter
 
 
 def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
+    handles = Handlers()
+
+    @handles("registration", registration.PATIENT_REGISTERED, registration.VISIT_OPENED)
     async def take_in(
         uow: UnitOfWork,
         event: CloudEvent,
         data: registration.PatientRegistered | registration.VisitData,
     ) -> None:
-        """A new patient (``patient.registered``) or a returning one's visit (``visit.opened``),
-        already remembered (kliniki.department): onto the triage worklist."""
+        """A new patient or a returning one's visit, already remembered (kliniki.department):
+        onto the triage worklist."""
         await open_encounter(uow.session, data.patient_id, data.visit_id)
         await worklist.place(
             uow,
@@ -28,7 +31,4 @@ def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
             cause=f"intake on {event.routing_key}",
         )
 
-    return [
-        subscribe(contract("registration", registration.PATIENT_REGISTERED), take_in),
-        subscribe(contract("registration", registration.VISIT_OPENED), take_in),
-    ]
+    return handles.subscriptions()

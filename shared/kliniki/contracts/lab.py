@@ -64,6 +64,10 @@ class LabRequestCompleted(ApiModel):
     completed_at: dt.datetime
     version: int
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.lab_request_id
+
 
 CONTRACTS: list[Contract[Any]] = [
     Contract(

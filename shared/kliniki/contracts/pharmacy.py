@@ -29,6 +29,10 @@ class PrescriptionDispensed(ApiModel):
     prescribed_by: str | None = None
     version: int | None = None
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.prescription_id
+
 
 CONTRACTS: list[Contract[Any]] = [
     Contract("pharmacy", PRESCRIPTION_DISPENSED, PrescriptionDispensed)
