@@ -58,24 +58,14 @@ async def on_encounter_updated(
 async def on_lab_completed(
     uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
 ) -> None:
-    await service.record_lab_results(
-        uow,
-        data.lab_request_id,
-        results=[to_json(result) for result in data.results],
-        critical=data.critical,
-        notes=data.notes,
-        completed_by=data.completed_by,
-        completed_at=data.completed_at,
-    )
+    await service.record_lab_results(uow, data)
 
 
 @records("pharmacy", pharmacy.PRESCRIPTION_DISPENSED)
 async def on_dispensed(
     uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
 ) -> None:
-    await service.record_dispensed(
-        uow, data.prescription_id, dispensed_by=data.dispensed_by, dispensed_at=event.time
-    )
+    await service.record_dispensed(uow, data, dispensed_at=event.time)
 
 
 def handoff_subscriptions(worklist: Worklist) -> list[Subscription]:

@@ -35,15 +35,17 @@ from clinical.schemas import (
     PrescriptionOut,
     TriageFindingsOut,
 )
+from kliniki.contracts import lab, pharmacy
 from kliniki.problems import Conflict, InvalidInput, NotFound
 from kliniki.records import edit
-from kliniki.uow import UnitOfWork
+from kliniki.uow import UnitOfWork, to_json
 from kliniki.worklist.domain import Priority, priority_of
 from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist, check_patient_visit
 
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
 Order = TypeVar("Order", LabRequest, Prescription)
+NewRecord = TypeVar("NewRecord", Diagnosis, Prescription, LabRequest)
 CANCELLED = "CANCELLED"  # an order's status once cancelled, whichever kind
 
 
@@ -65,6 +67,20 @@ async def visit_priority(session: AsyncSession, visit_id: str) -> str:
     findings = await session.get(TriageFindings, visit_id)
     category = findings.triage_category if findings else None
     return priority_of(category).value
+
+
+async def _new_record(
+    uow: UnitOfWork,
+    patient_id: str,
+    body: DiagnosisCreate | PrescriptionCreate | LabRequestCreate,
+    model: type[NewRecord],
+    **written: Any,
+) -> NewRecord:
+    """A new record of the patient's visit (the one the body names, else the current one):
+    the body's fields as sent, and what clinical ``written`` (who, derived values)."""
+    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
+    sent = body.model_dump(mode="json", exclude={"visit_id"})
+    return model(**{**sent, "patient_id": patient_id, "visit_id": visit_id, **written})
 
 
 async def _record_created(
@@ -94,14 +110,12 @@ async def _record_created(
 
 
 async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate) -> DiagnosisOut:
-    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
-    diagnosis = Diagnosis(
-        patient_id=patient_id,
-        visit_id=visit_id,
-        diagnosis_code=body.diagnosis_code,
+    diagnosis = await _new_record(
+        uow,
+        patient_id,
+        body,
+        Diagnosis,
         diagnosis_name=body.diagnosis_name or icd10_description(body.diagnosis_code),
-        status=body.status.value,
-        notes=body.notes,
         diagnosed_by=uow.actor_id,
     )
     return await _record_created(
@@ -118,16 +132,8 @@ async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate)
 async def add_prescription(
     uow: UnitOfWork, patient_id: str, body: PrescriptionCreate
 ) -> PrescriptionOut:
-    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
-    prescription = Prescription(
-        patient_id=patient_id,
-        visit_id=visit_id,
-        medication_name=body.medication_name,
-        dosage=body.dosage,
-        frequency=body.frequency,
-        duration=body.duration,
-        instructions=body.instructions,
-        prescribed_by=uow.actor_id,
+    prescription = await _new_record(
+        uow, patient_id, body, Prescription, prescribed_by=uow.actor_id
     )
     return await _record_created(
         uow,
@@ -137,7 +143,8 @@ async def add_prescription(
         events.PRESCRIPTION_CREATED,
         "PRESCRIPTION",
         "prescriptionId",
-        priority=await visit_priority(uow.session, visit_id),  # pharmacy's worklist lane
+        # pharmacy's worklist lane
+        priority=await visit_priority(uow.session, prescription.visit_id),
     )
 
 
@@ -148,15 +155,7 @@ async def add_lab_request(
         raise InvalidInput(
             "testType", f"{body.test_type} is not in the lab's catalogue: {', '.join(orderable)}"
         )
-    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
-    request = LabRequest(
-        patient_id=patient_id,
-        visit_id=visit_id,
-        test_type=body.test_type,
-        urgency=body.urgency.value,
-        notes=body.notes,
-        requested_by=uow.actor_id,
-    )
+    request = await _new_record(uow, patient_id, body, LabRequest, requested_by=uow.actor_id)
     return await _record_created(
         uow,
         request,
@@ -280,40 +279,31 @@ async def _record_fulfilment(
         setattr(order, column, value)
 
 
-async def record_lab_results(
-    uow: UnitOfWork,
-    lab_request_id: str,
-    *,
-    results: list[dict[str, Any]],
-    critical: bool,
-    notes: str | None,
-    completed_by: str,
-    completed_at: dt.datetime,
-) -> None:
+async def record_lab_results(uow: UnitOfWork, report: lab.LabRequestCompleted) -> None:
     """The lab reported: the request is completed with its results."""
     await _record_fulfilment(
         uow,
         LabRequest,
-        lab_request_id,
+        report.lab_request_id,
         LabRequestStatus.COMPLETED.value,
-        results=results,
-        results_critical=critical,
-        result_notes=notes,
-        completed_by=completed_by,
-        completed_at=completed_at,
+        results=[to_json(result) for result in report.results],
+        results_critical=report.critical,
+        result_notes=report.notes,
+        completed_by=report.completed_by,
+        completed_at=report.completed_at,
     )
 
 
 async def record_dispensed(
-    uow: UnitOfWork, prescription_id: str, *, dispensed_by: str, dispensed_at: dt.datetime
+    uow: UnitOfWork, dispensed: pharmacy.PrescriptionDispensed, *, dispensed_at: dt.datetime
 ) -> None:
-    """The pharmacy dispensed the prescription."""
+    """The pharmacy dispensed the prescription (when it was heard of: ``dispensed_at``)."""
     await _record_fulfilment(
         uow,
         Prescription,
-        prescription_id,
+        dispensed.prescription_id,
         PrescriptionStatus.DISPENSED.value,
-        dispensed_by=dispensed_by,
+        dispensed_by=dispensed.dispensed_by,
         dispensed_at=dispensed_at,
     )
 

@@ -51,6 +51,10 @@ PRESCRIPTIONS = Orders(
 # -- prescriptions from clinical -----------------------------------------------------------------
 
 
+# What the pharmacy keeps of a prescription as the clinician wrote it (same names both sides).
+AS_PRESCRIBED = {"medication_name", "dosage", "frequency", "duration", "instructions"}
+
+
 async def receive_prescription(
     uow: UnitOfWork, event: CloudEvent, ordered: clinical.PrescriptionCreated, *, worklist: Worklist
 ) -> None:
@@ -61,11 +65,7 @@ async def receive_prescription(
     priority = priority_of(ordered.priority)
     prescription = Prescription(
         **copied,
-        medication_name=ordered.medication_name,
-        dosage=ordered.dosage,
-        frequency=ordered.frequency,
-        duration=ordered.duration,
-        instructions=ordered.instructions,
+        **ordered.model_dump(include=AS_PRESCRIBED),
         priority=priority.value,
         prescribed_by=ordered.prescribed_by or event.actorid or "unknown",
         prescribed_at=ordered.created_at,
