@@ -1,5 +1,5 @@
-"""The events the pharmacy publishes: their models and routing keys
-live in ``kliniki.contracts``, where publisher and consumers import them."""
+"""The events the pharmacy publishes (besides the worklist's): their models and routing keys
+live in ``kliniki.contracts.pharmacy``, where the consumers import them too."""
 
 from __future__ import annotations
 
