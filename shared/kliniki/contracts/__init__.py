@@ -9,6 +9,10 @@ these (tools/asyncapi.py); a test checks that each event type has exactly one mo
 
 from __future__ import annotations
 
+import functools
+import inspect
+import types
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -43,6 +47,9 @@ def subscribe(contract: Contract[Payload], *handlers: ParsedHandler[Payload]) ->
     the dead-letter queue with the reason at once: retrying would not change it."""
     from kliniki.consumer import RefuseEvent, Subscription
 
+    for handler in handlers:
+        check_takes(handler, contract)
+
     async def parsed(uow: UnitOfWork, event: CloudEvent) -> None:
         try:
             data = contract.model.model_validate(event.data)
@@ -54,6 +61,28 @@ def subscribe(contract: Contract[Payload], *handlers: ParsedHandler[Payload]) ->
             await handler(uow, event, data)
 
     return Subscription(contract.publisher, contract.routing_key, parsed, contract.model)
+
+
+def check_takes(handler: ParsedHandler[Any], contract: Contract[Any]) -> None:
+    """Refuse, when the subscriptions are built, a handler whose data parameter is annotated
+    with models the contract's is none of (a handler put on the wrong routing key). The
+    checker cannot see it: the contract is looked up by its key. A parameter typed as a
+    protocol, ``Any`` or not at all is taken at its word."""
+    function = handler.func if isinstance(handler, functools.partial) else handler
+    try:
+        hints = typing.get_type_hints(function)
+        data = list(inspect.signature(function).parameters)[2]
+    except (NameError, TypeError, ValueError, IndexError):  # nothing to read it by
+        return
+    annotated = hints.get(data)
+    union = typing.get_origin(annotated) in (typing.Union, types.UnionType)
+    accepted = typing.get_args(annotated) if union else (annotated,)
+    models = [t for t in accepted if isinstance(t, type) and issubclass(t, BaseModel)]
+    if len(models) == len(accepted) and not issubclass(contract.model, tuple(models)):
+        raise TypeError(
+            f"{function.__qualname__} takes {annotated}, not the {contract.model.__name__} of "
+            f"{contract.publisher}.events {contract.routing_key}"
+        )
 
 
 Handler = TypeVar("Handler", bound=ParsedHandler[Any])
