@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from identity.api import router
+from identity.api import identity_router
 from identity.keys import KeyRing, ensure_keys, reload_keys_forever
 from identity.models import Base
 from identity.service import AccountDirectory, seed_staff
@@ -29,7 +29,7 @@ def create_app() -> FastAPI:
     return create_service_app(
         IdentitySettings(),
         Base.metadata,
-        routers=[router],
+        routers=[identity_router()],
         startup=[prepare],
         background=[reload_keys_forever],
         public_paths=["/auth/token", "/auth/logout"],  # they take credentials, not a token

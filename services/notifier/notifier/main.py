@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from kliniki.app import ConsumerSpec, create_service_app
-from notifier.api import router
+from notifier.api import notifications_router
 from notifier.cluster import PresenceCluster, new_replica_id
 from notifier.handlers import subscriptions
 from notifier.hub import Hub
@@ -36,7 +36,7 @@ def create_app() -> FastAPI:
     app = create_service_app(
         settings,
         Base.metadata,
-        routers=[router, websocket_router(hub, board, tail, settings)],
+        routers=[notifications_router(), websocket_router(hub, board, tail, settings)],
         consumers=[ConsumerSpec("notifications", subscriptions())],
         background=[*live_tasks(tail, replica_id), *cluster.background_tasks()],
         description="Live notifications, presence and typing over WebSockets at /ws. "
