@@ -24,12 +24,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kliniki.consumer import Subscription
+from kliniki.contracts.identity import STAFF_EVENTS
 from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
 
-STAFF_EVENTS = ("staff.created", "staff.updated", "staff.deactivated", "staff.reactivated")
 log = logging.getLogger(__name__)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import case, func, literal, or_, select
 
 from kliniki.access import Stage
+from kliniki.contracts.worklist import WAIT_TIME_EXCEEDED
 from kliniki.kernel import Kernel
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import AssignmentStatus
@@ -27,7 +28,6 @@ from kliniki.worklist.service import Worklist
 
 log = logging.getLogger(__name__)
 
-WAIT_TIME_EXCEEDED = "wait_time.exceeded"
 UNTRIAGED = "UNTRIAGED"
 MAX_LEVEL = 2  # past the target, then past twice the target
 BATCH = 50

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE, assignment_record
+from kliniki.contracts.worklist import assignment_key
 from kliniki.db import load
 from kliniki.directory import StaffMember
 from kliniki.paging import Page, PageRequest, fetch_page
@@ -517,7 +518,7 @@ class Worklist:
             }
         )
         await uow.publish(
-            f"assignment.{change}",
+            assignment_key(change),
             data,
             subject=assignment.patient_id,
             visit_id=assignment.visit_id,
