@@ -62,6 +62,7 @@ test: install broker-plugins ## the whole suite against real PostgreSQL and Rabb
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

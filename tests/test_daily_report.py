@@ -72,6 +72,8 @@ async def test_the_day_in_numbers_as_json_and_csv(stack: Stack, http) -> None:
             "amount": 500.0,
             "paymentType": method,
             "processedBy": "tom_cashier",
+            "paidTotal": 500.0,
+            "balance": 0.0,
         },
     )
     await stack.publish_raw("billing", "payment.completed", paid.to_json_bytes())

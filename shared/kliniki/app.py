@@ -30,8 +30,9 @@ from kliniki.access import Permission, visible
 from kliniki.audit import history
 from kliniki.auth import Principal
 from kliniki.consumer import EventConsumer, Subscription
+from kliniki.contracts.identity import STAFF_EVENTS
 from kliniki.db import is_database_unavailable
-from kliniki.directory import STAFF_EVENTS, StaffDirectory, StaffHook, staff_subscriptions
+from kliniki.directory import StaffDirectory, StaffHook, staff_subscriptions
 from kliniki.edge import EdgeMiddleware
 from kliniki.kernel import Kernel
 from kliniki.logs import configure_logging

@@ -61,7 +61,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kliniki import tracing
 from kliniki.broker import Broker
@@ -175,7 +175,7 @@ class EventConsumer:
     def __init__(
         self,
         settings: ServiceSettings,
-        sessionmaker: async_sessionmaker,
+        sessionmaker: async_sessionmaker[AsyncSession],
         tables: KernelTables,
         broker: Broker,
         purpose: str,
@@ -243,7 +243,7 @@ class EventConsumer:
                     "x-dead-letter-exchange": self.queue_name,
                 },
             )
-        partitions = []
+        partitions: list[AbstractQueue] = []
         for name in self.partition_queue_names:
             queue = await channel.declare_queue(
                 name,
@@ -383,7 +383,8 @@ class EventConsumer:
         if handler is None:  # bound by a wider key, or a type we do not handle: ignore
             EVENTS_CONSUMED.labels(self.queue_name, "ignored").inc()
             return
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        attempts = (message.headers or {}).get(ATTEMPT_HEADER)
+        attempt = int(attempts) if isinstance(attempts, int | str) and attempts else 0
         CONSUMER_LAG.labels(self.queue_name).set(
             max(0.0, (dt.datetime.now(dt.UTC) - event.time).total_seconds())
         )

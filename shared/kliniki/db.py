@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.sql import FromClause
 
 from kliniki.problems import NotFound
 from kliniki.settings import ServiceSettings
@@ -166,6 +167,9 @@ class Versioned:
     :func:`kliniki.problems.check_version`.
     """
 
+    if TYPE_CHECKING:  # the mapped class's table, which the declarative base gives it
+        __table__: ClassVar[FromClause]
+
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow
@@ -176,7 +180,7 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, object]:  # noqa: N805
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.__table__.c.version}
 
 
 async def load(
@@ -222,5 +226,5 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -24,12 +24,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kliniki.consumer import Subscription
+from kliniki.contracts.identity import STAFF_EVENTS
 from kliniki.events import CloudEvent
 from kliniki.settings import ServiceSettings
 from kliniki.staff import load_staff
 from kliniki.uow import UnitOfWork
 
-STAFF_EVENTS = ("staff.created", "staff.updated", "staff.deactivated", "staff.reactivated")
 log = logging.getLogger(__name__)
 
 
@@ -70,7 +70,10 @@ class StaffDirectory:
     RELOAD_SECONDS = 1.0
 
     def __init__(
-        self, table: Table, sessionmaker: async_sessionmaker, settings: ServiceSettings
+        self,
+        table: Table,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: ServiceSettings,
     ) -> None:
         self.table = table
         self.sessionmaker = sessionmaker

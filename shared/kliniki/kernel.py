@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kliniki import tracing
 from kliniki.auth import TokenVerifier
@@ -24,7 +24,7 @@ class Kernel:
     settings: ServiceSettings
     metadata: MetaData
     engine: AsyncEngine
-    sessionmaker: async_sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession]
     tables: KernelTables
     broker: Broker
     verifier: TokenVerifier

@@ -52,7 +52,7 @@ def _install_redaction() -> None:
 
 
 def configure_logging(settings: ServiceSettings) -> None:
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

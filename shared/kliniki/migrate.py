@@ -37,7 +37,9 @@ async def ensure_database(settings: ServiceSettings) -> bool:
 
 def alembic_config(settings: ServiceSettings) -> Config:
     package = importlib.import_module(settings.service_name)
-    migrations = Path(package.__file__).resolve().parent / "migrations"  # type: ignore[arg-type]
+    if package.__file__ is None:
+        raise LookupError(f"{settings.service_name} is not a package with files")
+    migrations = Path(package.__file__).resolve().parent / "migrations"
     config = Config()
     config.set_main_option("script_location", str(migrations))
     config.attributes["settings"] = settings

@@ -8,12 +8,14 @@ new migration in each service), exactly as it would be in a single migration fil
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 
-def _timestamp(name: str, *, default_now: bool = False, nullable: bool = False) -> sa.Column:
+def _timestamp(name: str, *, default_now: bool = False, nullable: bool = False) -> sa.Column[Any]:
     server_default = sa.text("now()") if default_now else None
     return sa.Column(
         name, sa.DateTime(timezone=True), server_default=server_default, nullable=nullable

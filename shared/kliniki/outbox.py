@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import aio_pika
 import aiormq
@@ -119,7 +121,7 @@ class OutboxRelay:
         self.wake = asyncio.Event()  # set: rows were committed, publish them now
         self._gauges_read_at = -GAUGES_EVERY_SECONDS
 
-    def attach(self, sessionmaker: async_sessionmaker) -> None:
+    def attach(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Sessions of ``sessionmaker`` wake this relay after committing events, in memory."""
         sessionmaker.configure(info={RELAY_WAKE: self.wake})
 
@@ -197,7 +199,11 @@ class OutboxRelay:
                     return sent_total
 
     async def _publish_batch(
-        self, conn: AsyncConnection, exchange: AbstractExchange, rows: list[Row], skipped: list[int]
+        self,
+        conn: AsyncConnection,
+        exchange: AbstractExchange,
+        rows: Sequence[Row[Any, Any, Any]],  # id, routing key, envelope
+        skipped: list[int],
     ) -> int:
         """Publish ``rows`` in id order on the one channel (so per-visit order holds), await
         the broker's confirms together, and mark the confirmed rows sent in one UPDATE."""
@@ -223,7 +229,7 @@ class OutboxRelay:
             skipped.append(row.id)
         return len(sent)
 
-    async def _publish_row(self, exchange: AbstractExchange, row: Row) -> None:
+    async def _publish_row(self, exchange: AbstractExchange, row: Row[Any, Any, Any]) -> None:
         with tracing.span(
             f"{row.routing_key} publish",
             SpanKind.PRODUCER,

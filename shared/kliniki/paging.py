@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from kliniki.problems import InvalidInput
 
@@ -97,7 +98,7 @@ def _decode(cursor: str, size: int) -> list[Any]:
 async def fetch_page(
     session: AsyncSession,
     query: Select[Any],
-    keys: Sequence[ColumnElement[Any]],
+    keys: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
     page: PageRequest,
     *,
     descending: bool = False,

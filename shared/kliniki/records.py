@@ -84,4 +84,11 @@ async def edit(
 ) -> Edit[Record, Out]:
     """``model`` ``record_id`` locked for this transaction (404 naming the ``noun`` if none)."""
     record = await load(uow.session, model, record_id, noun, for_update=True)
+    return editing(uow, record, to_out, resource)
+
+
+def editing(
+    uow: UnitOfWork, record: Record, to_out: Callable[[Record], Out], resource: str
+) -> Edit[Record, Out]:
+    """An edit of ``record``, which the caller found by another key and locked."""
     return Edit(uow, record, to_out(record), to_out, resource)

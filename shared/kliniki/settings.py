@@ -157,11 +157,13 @@ class ServiceSettings(BaseSettings):
             return False  # identity verifies with its own keys, never with a shared secret
         return not (self.jwt_jwks_url or self.jwt_public_key)
 
+    # mypy does not follow a decorator over @property; pydantic documents this ignore.
     @computed_field  # type: ignore[prop-decorator]
     @property
     def http_port(self) -> int:
         return self.port or SERVICE_PORTS.get(self.service_name, 8000)
 
+    # As above: mypy does not follow a decorator over @property.
     @computed_field  # type: ignore[prop-decorator]
     @property
     def database(self) -> str:

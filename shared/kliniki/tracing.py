@@ -14,7 +14,7 @@ the span that made the change.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -82,7 +82,9 @@ def span(name: str, kind: SpanKind, parent: str | None, **attributes: Any) -> It
         yield s
 
 
-def log_ids(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def log_ids(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: the trace and span ids of the span in progress, if any."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:

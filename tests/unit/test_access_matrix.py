@@ -82,7 +82,11 @@ def test_every_frame_the_notifier_sends_to_roles_goes_only_to_roles_that_may_rec
     """frames.py addresses through kliniki.access: the one place whom a frame is for is
     decided, so what is sent and what the README's table shows cannot disagree."""
     import datetime as dt
+    from decimal import Decimal
 
+    from kliniki.contracts import billing, clinical
+    from kliniki.contracts.worklist import AssignmentEvent
+    from kliniki.worklist.domain import AssignmentStatus, Priority
     from notifier import frames
 
     now = dt.datetime.now(dt.UTC)
@@ -92,21 +96,61 @@ def test_every_frame_the_notifier_sends_to_roles_goes_only_to_roles_that_may_rec
         ),
         frames.patient_updated("p", {"triageCategory": "URGENT"}, "nurse_sarah", now),
         frames.new_lab_request(
-            {
-                "patientId": "p",
-                "labRequestId": "l",
-                "testType": "FBC",
-                "urgency": "NORMAL",
-                "requestedBy": "dr_smith",
-            }
+            clinical.LabRequestCreated(
+                lab_request_id="l",
+                patient_id="p",
+                visit_id="v",
+                test_type="FBC",
+                urgency="NORMAL",
+                requested_by="dr_smith",
+                created_at=now,
+            )
         ),
-        frames.prescription_ready({"patientId": "p", "prescriptionId": "r", "medicationName": "A"}),
+        frames.prescription_ready(
+            clinical.PrescriptionCreated(
+                prescription_id="r",
+                patient_id="p",
+                visit_id="v",
+                medication_name="A",
+                dosage="1",
+                frequency="once",
+                duration="1 day",
+                priority="NORMAL",
+                prescribed_by="dr_smith",
+                created_at=now,
+            )
+        ),
         frames.patient_ready_for_payment(
-            {"patientId": "p", "visitId": "v", "totalAmount": 1, "paymentType": "CASH"}
+            billing.VisitReadyForPayment(
+                visit_id="v",
+                patient_id="p",
+                total_amount=Decimal(1),
+                currency="KES",
+                payment_type="CASH",
+                services=[],
+                items=[],
+            )
         ),
         *(
             frames.new_assignment(
-                {"assignmentType": stage.value, "patientId": "p", "priority": "NORMAL", "id": "a"}
+                AssignmentEvent(
+                    id="a",
+                    assignment_type=stage.value,
+                    patient_id="p",
+                    visit_id=None,
+                    patient_name="",
+                    op_number=None,
+                    priority=Priority.NORMAL,
+                    status=AssignmentStatus.ACTIVE,
+                    assigned_to_user_id=None,
+                    assigned_to_name=None,
+                    created_by="a",
+                    created_at=now,
+                    updated_at=now,
+                    completed_at=None,
+                    version=1,
+                    change="created",
+                )
             )
             for stage in Stage
         ),

@@ -143,6 +143,16 @@ class OrderKind(StrEnum):
     PRESCRIPTION = "PRESCRIPTION"
 
 
+@dataclass(frozen=True)
+class VisitOrder:
+    """An order of a visit, as billing follows it."""
+
+    visit_id: str
+    patient_id: str
+    order_id: str
+    kind: OrderKind
+
+
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
     FULFILLED = "FULFILLED"

@@ -1,5 +1,5 @@
-"""The events billing publishes, and the ones it consumes: their models and routing keys live
-in ``kliniki.contracts``, where publisher and consumers import them."""
+"""The events billing publishes: their models and routing keys live in
+``kliniki.contracts.billing``, where the consumers import them too."""
 
 from __future__ import annotations
 
@@ -14,38 +14,12 @@ from kliniki.contracts.billing import (
     PaymentCompleted,
     VisitReadyForPayment,
 )
-from kliniki.contracts.clinical import (
-    CONSULTATION_COMPLETED,
-    LAB_REQUEST_CANCELLED,
-    LAB_REQUEST_CREATED,
-    PRESCRIPTION_CANCELLED,
-    PRESCRIPTION_CREATED,
-)
-from kliniki.contracts.lab import LAB_REQUEST_COMPLETED
-from kliniki.contracts.pharmacy import PRESCRIPTION_DISPENSED
-from kliniki.contracts.registration import (
-    PATIENT_REGISTERED,
-    VISIT_COMPLETED,
-    VISIT_OPENED,
-    VISIT_UPDATED,
-)
 
 __all__ = [
     "CHARGE_ADDED",
-    "CONSULTATION_COMPLETED",
     "INVOICE_SETTLED",
-    "LAB_REQUEST_CANCELLED",
-    "LAB_REQUEST_COMPLETED",
-    "LAB_REQUEST_CREATED",
-    "PATIENT_REGISTERED",
     "PAYMENT_COMPLETED",
-    "PRESCRIPTION_CANCELLED",
-    "PRESCRIPTION_CREATED",
-    "PRESCRIPTION_DISPENSED",
-    "VISIT_COMPLETED",
-    "VISIT_OPENED",
     "VISIT_READY_FOR_PAYMENT",
-    "VISIT_UPDATED",
     "ChargeAdded",
     "InvoiceItem",
     "InvoiceSettled",

@@ -3,23 +3,30 @@ model in kliniki.contracts) and calls a use case of ``Billing`` with it (billing
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from billing.domain import OrderKind, OrderStatus
+from billing.domain import OrderKind, OrderStatus, VisitOrder
 from billing.invoice import Cause
 from billing.service import Billing
 from kliniki.consumer import Subscription
-from kliniki.contracts import clinical, contract, lab, pharmacy, registration, subscribe
+from kliniki.contracts import Handlers, clinical, lab, pharmacy, registration
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 
-# What clinical reports of an order: the order's id names its kind.
+# What clinical and the fulfilling departments report of an order.
 OrderNews = (
     clinical.LabRequestCreated
     | clinical.LabRequestCancelled
+    | lab.LabRequestCompleted
     | clinical.PrescriptionCreated
     | clinical.PrescriptionCancelled
+    | pharmacy.PrescriptionDispensed
 )
+
+
+def order_of(data: OrderNews) -> VisitOrder:
+    """The order an event is about, of the kind its model names."""
+    lab_order = clinical.LabRequestCreated | clinical.LabRequestCancelled | lab.LabRequestCompleted
+    kind = OrderKind.LAB_REQUEST if isinstance(data, lab_order) else OrderKind.PRESCRIPTION
+    return VisitOrder(data.visit_id, data.patient_id, data.order_id, kind)
 
 
 def cause_of(event: CloudEvent) -> Cause:
@@ -27,6 +34,17 @@ def cause_of(event: CloudEvent) -> Cause:
 
 
 def billing_subscriptions(billing: Billing) -> list[Subscription]:
+    handles = Handlers()
+
+    # These also keep the patient snapshot (the department's shared handler for them runs
+    # first, kliniki.department).
+    @handles(
+        "registration",
+        registration.PATIENT_REGISTERED,
+        registration.VISIT_OPENED,
+        registration.VISIT_UPDATED,
+        registration.VISIT_COMPLETED,
+    )
     async def registration_news(
         uow: UnitOfWork,
         event: CloudEvent,
@@ -48,6 +66,7 @@ def billing_subscriptions(billing: Billing) -> list[Subscription]:
             cause=f"on registration {event.routing_key}",
         )
 
+    @handles("clinical", clinical.CONSULTATION_COMPLETED)
     async def consultation_completed(
         uow: UnitOfWork, event: CloudEvent, data: clinical.ConsultationCompleted
     ) -> None:
@@ -61,56 +80,28 @@ def billing_subscriptions(billing: Billing) -> list[Subscription]:
             cause=cause_of(event),
         )
 
-    def order(
-        status: OrderStatus,
-    ) -> Callable[[UnitOfWork, CloudEvent, OrderNews], Awaitable[None]]:
-        async def handler(uow: UnitOfWork, event: CloudEvent, data: OrderNews) -> None:
-            if isinstance(data, clinical.LabRequestCreated | clinical.LabRequestCancelled):
-                kind, order_id = OrderKind.LAB_REQUEST, data.lab_request_id
-            else:
-                kind, order_id = OrderKind.PRESCRIPTION, data.prescription_id
-            await billing.order_reported(
-                uow, data.visit_id, data.patient_id, order_id=order_id, kind=kind, status=status
-            )
+    @handles("clinical", clinical.LAB_REQUEST_CREATED, clinical.PRESCRIPTION_CREATED)
+    async def ordered(uow: UnitOfWork, event: CloudEvent, data: OrderNews) -> None:
+        await billing.order_reported(uow, order_of(data), OrderStatus.PENDING)
 
-        return handler
+    @handles("clinical", clinical.LAB_REQUEST_CANCELLED, clinical.PRESCRIPTION_CANCELLED)
+    async def cancelled(uow: UnitOfWork, event: CloudEvent, data: OrderNews) -> None:
+        await billing.order_reported(uow, order_of(data), OrderStatus.CANCELLED)
 
-    async def order_fulfilled(
+    @handles("lab", lab.LAB_REQUEST_COMPLETED)
+    @handles("pharmacy", pharmacy.PRESCRIPTION_DISPENSED)
+    async def fulfilled(
         uow: UnitOfWork,
         event: CloudEvent,
         data: lab.LabRequestCompleted | pharmacy.PrescriptionDispensed,
     ) -> None:
         """A test reported or a medication dispensed: billed as its test type or medication."""
         if isinstance(data, lab.LabRequestCompleted):
-            kind, order_id = OrderKind.LAB_REQUEST, data.lab_request_id
             code, name = data.test_type, data.test_name
         else:
-            kind, order_id = OrderKind.PRESCRIPTION, data.prescription_id
             code = name = data.medication_name
         await billing.order_fulfilled(
-            uow,
-            data.visit_id,
-            data.patient_id,
-            order_id=order_id,
-            kind=kind,
-            code=code,
-            name=name,
-            cause=cause_of(event),
+            uow, order_of(data), code=code, name=name, cause=cause_of(event)
         )
 
-    pending, cancelled = order(OrderStatus.PENDING), order(OrderStatus.CANCELLED)
-    return [
-        # These also keep the patient snapshot (the department's shared handler for them runs
-        # first, kliniki.department).
-        subscribe(contract("registration", registration.PATIENT_REGISTERED), registration_news),
-        subscribe(contract("registration", registration.VISIT_OPENED), registration_news),
-        subscribe(contract("registration", registration.VISIT_UPDATED), registration_news),
-        subscribe(contract("registration", registration.VISIT_COMPLETED), registration_news),
-        subscribe(contract("clinical", clinical.CONSULTATION_COMPLETED), consultation_completed),
-        subscribe(contract("clinical", clinical.LAB_REQUEST_CREATED), pending),
-        subscribe(contract("clinical", clinical.LAB_REQUEST_CANCELLED), cancelled),
-        subscribe(contract("clinical", clinical.PRESCRIPTION_CREATED), pending),
-        subscribe(contract("clinical", clinical.PRESCRIPTION_CANCELLED), cancelled),
-        subscribe(contract("lab", lab.LAB_REQUEST_COMPLETED), order_fulfilled),
-        subscribe(contract("pharmacy", pharmacy.PRESCRIPTION_DISPENSED), order_fulfilled),
-    ]
+    return handles.subscriptions()

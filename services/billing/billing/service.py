@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import payments
-from billing.domain import ChargeKind, OrderKind, OrderStatus, PriceList
+from billing.domain import ChargeKind, OrderKind, OrderStatus, PriceList, VisitOrder
 from billing.invoice import Cause, Invoices, summary, sums_of
 from billing.schemas import InvoiceOut, PaymentCreate, PaymentReceipt
 from kliniki.auth import Principal
@@ -104,39 +104,23 @@ class Billing:
         )
         await self.invoices.evaluate_readiness(uow, invoice)
 
-    async def order_reported(
-        self,
-        uow: UnitOfWork,
-        visit_id: str,
-        patient_id: str,
-        *,
-        order_id: str,
-        kind: OrderKind,
-        status: OrderStatus,
-    ) -> None:
+    async def order_reported(self, uow: UnitOfWork, order: VisitOrder, status: OrderStatus) -> None:
         """An order created or cancelled by clinical: one more (or one less) thing to wait for."""
-        invoice = await self.invoices.locked(uow, visit_id, patient_id)
-        await self.invoices.track_order(uow, invoice, order_id, kind, status)
+        invoice = await self.invoices.locked(uow, order.visit_id, order.patient_id)
+        await self.invoices.track_order(uow, invoice, order.order_id, order.kind, status)
         await self.invoices.evaluate_readiness(uow, invoice)
 
     async def order_fulfilled(
-        self,
-        uow: UnitOfWork,
-        visit_id: str,
-        patient_id: str,
-        *,
-        order_id: str,
-        kind: OrderKind,
-        code: str,
-        name: str,
-        cause: Cause,
+        self, uow: UnitOfWork, order: VisitOrder, *, code: str, name: str, cause: Cause
     ) -> None:
         """A lab test reported or a medication dispensed: the order is done and billed, as
         ``code`` (test type, medication) at its listed price (its results are none of
         billing's)."""
-        invoice = await self.invoices.locked(uow, visit_id, patient_id)
-        await self.invoices.track_order(uow, invoice, order_id, kind, OrderStatus.FULFILLED)
-        if kind is OrderKind.LAB_REQUEST:
+        invoice = await self.invoices.locked(uow, order.visit_id, order.patient_id)
+        await self.invoices.track_order(
+            uow, invoice, order.order_id, order.kind, OrderStatus.FULFILLED
+        )
+        if order.kind is OrderKind.LAB_REQUEST:
             charge_kind, label, price = (
                 ChargeKind.LAB_TEST,
                 "Lab test",
@@ -156,6 +140,6 @@ class Billing:
             code=code,
             description=f"{label}: {name}",
             price=price,
-            source_ref=order_id,
+            source_ref=order.order_id,
         )
         await self.invoices.evaluate_readiness(uow, invoice)

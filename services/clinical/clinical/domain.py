@@ -45,7 +45,7 @@ def normalize_icd10(code: str) -> str:
 
 
 def icd10_description(code: str) -> str:
-    return icd10.get_description(code)
+    return str(icd10.get_description(code))  # the library is untyped
 
 
 @functools.cache

@@ -351,7 +351,7 @@ def visit_bundle(parts: VisitParts) -> dict[str, Any]:
     for lab_request in parts.lab_requests:
         resources.extend(_lab(lab_request, patient, visit))
     resources.extend(_appointment(a, patient) for a in parts.follow_ups)
-    bundle = {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),

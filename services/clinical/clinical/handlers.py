@@ -1,8 +1,9 @@
-"""Clinical's event handlers: triage's findings and handoff, lab results, dispensing."""
+"""Clinical's event handlers: triage's findings and handoff, lab results, dispensing.
+
+Each handler receives its event's data parsed into the model in kliniki.contracts.
+"""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,93 +11,98 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from clinical import service
 from clinical.models import FollowUp, TriageFindings, VisitRecord
 from kliniki.consumer import Subscription
+from kliniki.contracts import Handlers, lab, pharmacy, registration, triage
 from kliniki.events import CloudEvent
-from kliniki.uow import UnitOfWork
+from kliniki.uow import UnitOfWork, to_json
 from kliniki.worklist.domain import Priority
 from kliniki.worklist.service import Worklist
 
 
-async def _findings(uow: UnitOfWork, event: CloudEvent) -> TriageFindings | None:
+async def _findings(
+    uow: UnitOfWork, event: CloudEvent, data: triage.EncounterUpdated | triage.TriageCompleted
+) -> TriageFindings | None:
     """The visit's findings row, or None when this event is older than what we hold."""
-    data = event.data
-    findings = await uow.session.get(TriageFindings, data["visitId"], with_for_update=True)
+    findings = await uow.session.get(TriageFindings, data.visit_id, with_for_update=True)
     if findings is None:
         findings = TriageFindings(
-            visit_id=data["visitId"], patient_id=data["patientId"], encounter_id=data["encounterId"]
+            visit_id=data.visit_id, patient_id=data.patient_id, encounter_id=data.encounter_id
         )
         uow.session.add(findings)
     elif (event.sequence or 0) <= findings.source_sequence:
         return None
     findings.source_sequence = event.sequence or 0
-    findings.triage_category = data.get("triageCategory")
-    findings.chief_complaint = data.get("chiefComplaint")
-    findings.vital_signs = data.get("vitalSigns") or {}
-    findings.tews_score = data.get("tewsScore", findings.tews_score)
-    findings.recorded_by = data.get("updatedBy") or data.get("completedBy")
+    findings.triage_category = data.triage_category
+    findings.chief_complaint = data.chief_complaint
+    findings.vital_signs = to_json(data.vital_signs)
+    if isinstance(data, triage.EncounterUpdated):
+        if "tews_score" in data.model_fields_set:  # else the score held stays
+            findings.tews_score = data.tews_score
+        findings.recorded_by = data.updated_by
+    else:
+        findings.recorded_by = data.completed_by
     return findings
 
 
-async def on_encounter_updated(uow: UnitOfWork, event: CloudEvent) -> None:
-    await _findings(uow, event)
+# What clinical keeps of other services' records, whatever the worklist.
+records = Handlers()
+
+
+@records("triage", triage.ENCOUNTER_UPDATED)
+async def on_encounter_updated(
+    uow: UnitOfWork, event: CloudEvent, data: triage.EncounterUpdated
+) -> None:
+    await _findings(uow, event, data)
+
+
+@records("lab", lab.LAB_REQUEST_COMPLETED)
+async def on_lab_completed(
+    uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
+) -> None:
+    await service.record_lab_results(uow, data)
+
+
+@records("pharmacy", pharmacy.PRESCRIPTION_DISPENSED)
+async def on_dispensed(
+    uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
+) -> None:
+    await service.record_dispensed(uow, data, dispensed_at=event.time)
 
 
 def handoff_subscriptions(worklist: Worklist) -> list[Subscription]:
-    async def on_triage_completed(uow: UnitOfWork, event: CloudEvent) -> None:
+    """The handoff from triage onto the consultation worklist, and the records kept."""
+    handoff = Handlers()
+
+    @handoff("triage", triage.TRIAGE_COMPLETED)
+    async def on_triage_completed(
+        uow: UnitOfWork, event: CloudEvent, data: triage.TriageCompleted
+    ) -> None:
         """Triage handed the patient over: onto the consultation worklist, most urgent first."""
-        findings = await _findings(uow, event)
+        findings = await _findings(uow, event, data)
         if findings is not None:
             findings.completed = True
-        data = event.data
         await service.take_over_from_triage(
             uow,
             worklist,
-            patient_id=data["patientId"],
-            visit_id=data["visitId"],
-            priority=Priority(data["priority"]),
-            triage_category=data["triageCategory"],
-            chief_complaint=data.get("chiefComplaint"),
+            patient_id=data.patient_id,
+            visit_id=data.visit_id,
+            priority=Priority(data.priority),
+            triage_category=data.triage_category,
+            chief_complaint=data.chief_complaint,
         )
 
-    async def on_lab_completed(uow: UnitOfWork, event: CloudEvent) -> None:
-        data = event.data
-        await service.record_lab_results(
-            uow,
-            data["labRequestId"],
-            results=data.get("results"),
-            critical=data.get("critical"),
-            notes=data.get("notes"),
-            completed_by=data.get("completedBy"),
-            completed_at=dt.datetime.fromisoformat(data["completedAt"])
-            if data.get("completedAt")
-            else event.time,
-        )
-
-    async def on_dispensed(uow: UnitOfWork, event: CloudEvent) -> None:
-        await service.record_dispensed(
-            uow,
-            event.data["prescriptionId"],
-            dispensed_by=event.data.get("dispensedBy"),
-            dispensed_at=event.time,
-        )
-
-    return [
-        *visit_record_subscriptions(),
-        Subscription("triage", "encounter.updated", on_encounter_updated),
-        Subscription("triage", "triage.completed", on_triage_completed),
-        Subscription("lab", "lab_request.completed", on_lab_completed),
-        Subscription("pharmacy", "prescription.dispensed", on_dispensed),
-    ]
+    return [*handoff.subscriptions(), *records.subscriptions()]
 
 
 # -- what registration says of visits: the FHIR export's Encounter period, phone, follow-ups --
 
 
-async def _visit_record(uow: UnitOfWork, event: CloudEvent) -> VisitRecord | None:
+async def _visit_record(
+    uow: UnitOfWork, event: CloudEvent, visit_id: str, patient_id: str
+) -> VisitRecord | None:
     """The visit's record, or None when this event is older than what it holds."""
-    data = event.data
-    record = await uow.session.get(VisitRecord, data["visitId"], with_for_update=True)
+    record = await uow.session.get(VisitRecord, visit_id, with_for_update=True)
     if record is None:
-        record = VisitRecord(visit_id=data["visitId"], patient_id=data["patientId"])
+        record = VisitRecord(visit_id=visit_id, patient_id=patient_id)
         uow.session.add(record)
     elif (event.sequence or 0) <= record.source_sequence:
         return None
@@ -104,27 +110,33 @@ async def _visit_record(uow: UnitOfWork, event: CloudEvent) -> VisitRecord | Non
     return record
 
 
-def _when(value: object) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
-async def on_patient_registered(uow: UnitOfWork, event: CloudEvent) -> None:
-    record = await _visit_record(uow, event)
+@records("registration", registration.PATIENT_REGISTERED)
+async def on_patient_registered(
+    uow: UnitOfWork, event: CloudEvent, data: registration.PatientRegistered
+) -> None:
+    record = await _visit_record(uow, event, data.visit_id, data.patient_id)
     if record is not None:
-        record.phone_number = event.data.get("phoneNumber")
-        record.opened_at = _when(event.data.get("registeredAt")) or event.time
+        record.phone_number = data.phone_number
+        record.opened_at = data.registered_at
         record.status = record.status or "REGISTERED"
 
 
-async def on_visit_changed(uow: UnitOfWork, event: CloudEvent) -> None:
+@records(
+    "registration",
+    registration.VISIT_OPENED,
+    registration.VISIT_UPDATED,
+    registration.VISIT_COMPLETED,
+)
+async def on_visit_changed(
+    uow: UnitOfWork, event: CloudEvent, data: registration.VisitData
+) -> None:
     """``visit.opened``, ``visit.updated``, ``visit.completed``."""
-    record = await _visit_record(uow, event)
+    record = await _visit_record(uow, event, data.visit_id, data.patient_id)
     if record is None:
         return
-    data = event.data
-    record.status = data.get("status", record.status)
-    record.opened_at = _when(data.get("openedAt")) or record.opened_at
-    record.completed_at = _when(data.get("completedAt")) or record.completed_at
+    record.status = data.status
+    record.opened_at = data.opened_at
+    record.completed_at = data.completed_at or record.completed_at
     if record.phone_number is None:  # a returning patient: the phone registration last gave
         record.phone_number = await uow.session.scalar(
             select(VisitRecord.phone_number)
@@ -136,35 +148,29 @@ async def on_visit_changed(uow: UnitOfWork, event: CloudEvent) -> None:
         )
 
 
-async def on_patient_updated(uow: UnitOfWork, event: CloudEvent) -> None:
-    if "phoneNumber" in event.data:
+@records("registration", registration.PATIENT_UPDATED)
+async def on_patient_updated(
+    uow: UnitOfWork, event: CloudEvent, data: registration.PatientUpdated
+) -> None:
+    if "phone_number" in data.model_fields_set:
         await uow.session.execute(
             update(VisitRecord)
-            .where(VisitRecord.patient_id == event.data["patientId"])
-            .values(phone_number=event.data["phoneNumber"])
+            .where(VisitRecord.patient_id == data.patient_id)
+            .values(phone_number=data.phone_number)
         )
 
 
-async def on_appointment_scheduled(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+@records("registration", registration.APPOINTMENT_SCHEDULED)
+async def on_appointment_scheduled(
+    uow: UnitOfWork, event: CloudEvent, data: registration.AppointmentScheduled
+) -> None:
     values = {
-        "appointment_id": data["appointmentId"],
-        "patient_id": data["patientId"],
-        "visit_id": data.get("visitId"),
-        "appointment_date": dt.date.fromisoformat(data["appointmentDate"]),
-        "appointment_type": data.get("appointmentType") or "FOLLOW_UP",
-        "clinician_id": data.get("clinicianId"),
-        "notes": data.get("notes"),
+        "appointment_id": data.appointment_id,
+        "patient_id": data.patient_id,
+        "visit_id": data.visit_id,
+        "appointment_date": data.appointment_date,
+        "appointment_type": data.appointment_type or "FOLLOW_UP",
+        "clinician_id": data.clinician_id,
+        "notes": data.notes,
     }
     await uow.session.execute(pg_insert(FollowUp).values(**values).on_conflict_do_nothing())
-
-
-def visit_record_subscriptions() -> list[Subscription]:
-    return [
-        Subscription("registration", "patient.registered", on_patient_registered),
-        Subscription("registration", "patient.updated", on_patient_updated),
-        Subscription("registration", "visit.opened", on_visit_changed),
-        Subscription("registration", "visit.updated", on_visit_changed),
-        Subscription("registration", "visit.completed", on_visit_changed),
-        Subscription("registration", "appointment.scheduled", on_appointment_scheduled),
-    ]

@@ -16,10 +16,11 @@ from clinical.models import (
     Diagnosis,
     FollowUp,
     LabRequest,
+    PatientSnapshot,
+    PatientVisit,
     Prescription,
     TriageFindings,
     VisitRecord,
-    worklist_models,
 )
 from clinical.schemas import (
     EARLIER_VISITS,
@@ -34,15 +35,17 @@ from clinical.schemas import (
     PrescriptionOut,
     TriageFindingsOut,
 )
+from kliniki.contracts import lab, pharmacy
 from kliniki.problems import Conflict, InvalidInput, NotFound
 from kliniki.records import edit
-from kliniki.uow import UnitOfWork
+from kliniki.uow import UnitOfWork, to_json
 from kliniki.worklist.domain import Priority, priority_of
+from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist, check_patient_visit
 
-PatientSnapshot = worklist_models.PatientSnapshot
-PatientVisit = worklist_models.PatientVisit
 OutModel = TypeVar("OutModel", DiagnosisOut, PrescriptionOut, LabRequestOut)
+Order = TypeVar("Order", LabRequest, Prescription)
+NewRecord = TypeVar("NewRecord", Diagnosis, Prescription, LabRequest)
 CANCELLED = "CANCELLED"  # an order's status once cancelled, whichever kind
 
 
@@ -64,6 +67,20 @@ async def visit_priority(session: AsyncSession, visit_id: str) -> str:
     findings = await session.get(TriageFindings, visit_id)
     category = findings.triage_category if findings else None
     return priority_of(category).value
+
+
+async def _new_record(
+    uow: UnitOfWork,
+    patient_id: str,
+    body: DiagnosisCreate | PrescriptionCreate | LabRequestCreate,
+    model: type[NewRecord],
+    **written: Any,
+) -> NewRecord:
+    """A new record of the patient's visit (the one the body names, else the current one):
+    the body's fields as sent, and what clinical ``written`` (who, derived values)."""
+    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
+    sent = body.model_dump(mode="json", exclude={"visit_id"})
+    return model(**{**sent, "patient_id": patient_id, "visit_id": visit_id, **written})
 
 
 async def _record_created(
@@ -93,14 +110,12 @@ async def _record_created(
 
 
 async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate) -> DiagnosisOut:
-    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
-    diagnosis = Diagnosis(
-        patient_id=patient_id,
-        visit_id=visit_id,
-        diagnosis_code=body.diagnosis_code,
+    diagnosis = await _new_record(
+        uow,
+        patient_id,
+        body,
+        Diagnosis,
         diagnosis_name=body.diagnosis_name or icd10_description(body.diagnosis_code),
-        status=body.status.value,
-        notes=body.notes,
         diagnosed_by=uow.actor_id,
     )
     return await _record_created(
@@ -117,16 +132,8 @@ async def add_diagnosis(uow: UnitOfWork, patient_id: str, body: DiagnosisCreate)
 async def add_prescription(
     uow: UnitOfWork, patient_id: str, body: PrescriptionCreate
 ) -> PrescriptionOut:
-    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
-    prescription = Prescription(
-        patient_id=patient_id,
-        visit_id=visit_id,
-        medication_name=body.medication_name,
-        dosage=body.dosage,
-        frequency=body.frequency,
-        duration=body.duration,
-        instructions=body.instructions,
-        prescribed_by=uow.actor_id,
+    prescription = await _new_record(
+        uow, patient_id, body, Prescription, prescribed_by=uow.actor_id
     )
     return await _record_created(
         uow,
@@ -136,7 +143,8 @@ async def add_prescription(
         events.PRESCRIPTION_CREATED,
         "PRESCRIPTION",
         "prescriptionId",
-        priority=await visit_priority(uow.session, visit_id),  # pharmacy's worklist lane
+        # pharmacy's worklist lane
+        priority=await visit_priority(uow.session, prescription.visit_id),
     )
 
 
@@ -147,15 +155,7 @@ async def add_lab_request(
         raise InvalidInput(
             "testType", f"{body.test_type} is not in the lab's catalogue: {', '.join(orderable)}"
         )
-    visit_id = await current_visit(uow.session, patient_id, body.visit_id)
-    request = LabRequest(
-        patient_id=patient_id,
-        visit_id=visit_id,
-        test_type=body.test_type,
-        urgency=body.urgency.value,
-        notes=body.notes,
-        requested_by=uow.actor_id,
-    )
+    request = await _new_record(uow, patient_id, body, LabRequest, requested_by=uow.actor_id)
     return await _record_created(
         uow,
         request,
@@ -262,38 +262,50 @@ async def take_over_from_triage(
     )
 
 
-async def record_lab_results(
+async def _record_fulfilment(
     uow: UnitOfWork,
-    lab_request_id: str,
-    *,
-    results: Any,
-    critical: bool | None,
-    notes: str | None,
-    completed_by: str | None,
-    completed_at: dt.datetime,
+    model: type[Order],
+    order_id: str,
+    status: str,
+    **outcome: object,
 ) -> None:
-    """The lab reported: the request is completed with its results (once)."""
-    request = await uow.session.get(LabRequest, lab_request_id, with_for_update=True)
-    if request is None or request.status == LabRequestStatus.COMPLETED:
+    """The department reported an order fulfilled: its status and ``outcome`` are kept, once
+    (a report heard again changes nothing)."""
+    order = await uow.session.get(model, order_id, with_for_update=True)
+    if order is None or order.status == status:
         return
-    request.status = LabRequestStatus.COMPLETED.value
-    request.results = results
-    request.results_critical = critical
-    request.result_notes = notes
-    request.completed_by = completed_by
-    request.completed_at = completed_at
+    order.status = status
+    for column, value in outcome.items():
+        setattr(order, column, value)
+
+
+async def record_lab_results(uow: UnitOfWork, report: lab.LabRequestCompleted) -> None:
+    """The lab reported: the request is completed with its results."""
+    await _record_fulfilment(
+        uow,
+        LabRequest,
+        report.lab_request_id,
+        LabRequestStatus.COMPLETED.value,
+        results=[to_json(result) for result in report.results],
+        results_critical=report.critical,
+        result_notes=report.notes,
+        completed_by=report.completed_by,
+        completed_at=report.completed_at,
+    )
 
 
 async def record_dispensed(
-    uow: UnitOfWork, prescription_id: str, *, dispensed_by: str | None, dispensed_at: dt.datetime
+    uow: UnitOfWork, dispensed: pharmacy.PrescriptionDispensed, *, dispensed_at: dt.datetime
 ) -> None:
-    """The pharmacy dispensed the prescription (once)."""
-    prescription = await uow.session.get(Prescription, prescription_id, with_for_update=True)
-    if prescription is None or prescription.status == PrescriptionStatus.DISPENSED:
-        return
-    prescription.status = PrescriptionStatus.DISPENSED.value
-    prescription.dispensed_by = dispensed_by
-    prescription.dispensed_at = dispensed_at
+    """The pharmacy dispensed the prescription (when it was heard of: ``dispensed_at``)."""
+    await _record_fulfilment(
+        uow,
+        Prescription,
+        dispensed.prescription_id,
+        PrescriptionStatus.DISPENSED.value,
+        dispensed_by=dispensed.dispensed_by,
+        dispensed_at=dispensed_at,
+    )
 
 
 async def patient_record(session: AsyncSession, patient_id: str) -> PatientRecord:
@@ -362,7 +374,7 @@ async def earlier_visits(
     ]
 
 
-async def complete_consultation(uow: UnitOfWork, assignment: Any) -> None:
+async def complete_consultation(uow: UnitOfWork, assignment: AssignmentTable) -> None:
     """The CONSULTATION assignment is completed: announce what was found and ordered."""
     visit_id = assignment.visit_id
 

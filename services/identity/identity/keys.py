@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import domain
 from identity.models import SigningKey
-from identity.settings import IdentitySettings
+from identity.settings import IdentitySettings, identity_settings
 from kliniki.db import utcnow
 from kliniki.kernel import Kernel
 
@@ -67,7 +67,8 @@ class KeyRing:
         """Keys that may sign now or soon, and retired ones whose tokens may still be alive
         (a key retires when the next one becomes active)."""
         now = now or utcnow()
-        out, successor_from = [], None
+        out: list[LoadedKey] = []
+        successor_from: dt.datetime | None = None
         for key in self.keys:  # newest first: each key's successor is the one before it
             retired_at = successor_from if successor_from and successor_from <= now else None
             if retired_at is None or now - retired_at < self.keep:
@@ -114,7 +115,7 @@ async def _add_key(
 async def ensure_keys(kernel: Kernel) -> None:
     """At start: the configured key when it is new to identity (it signs once published for
     a moment, or at once on a new installation), or a generated one if there is none."""
-    settings: IdentitySettings = kernel.settings  # type: ignore[assignment]
+    settings = identity_settings(kernel)
     ring: KeyRing = kernel.extras["keys"]
     async with kernel.sessionmaker() as session, session.begin():
         await session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": KEYS_LOCK})

@@ -11,7 +11,7 @@ import logging
 import uuid
 
 from anyio import CapacityLimiter, to_thread
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import any_, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity import domain
@@ -32,7 +32,7 @@ from identity.schemas import (
     StaffUpdate,
     TokenOut,
 )
-from identity.settings import IdentitySettings
+from identity.settings import IdentitySettings, identity_settings
 from kliniki.access import Role
 from kliniki.auth import PASSWORD_CHANGE_CLAIM
 from kliniki.db import load, utcnow
@@ -89,7 +89,7 @@ class AccountDirectory:
     """Identity's answer to "is this an active member of staff?": its own accounts, read on
     every request (a deactivated admin is refused at once)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def is_active(self, user_id: str) -> bool:
@@ -105,7 +105,7 @@ class AccountDirectory:
 async def seed_staff(kernel: Kernel) -> None:
     """A new installation's staff: deploy/staff.yaml with the development password
     (development only), or in production the bootstrap admin when one is configured."""
-    settings: IdentitySettings = kernel.settings  # type: ignore[assignment]
+    settings = identity_settings(kernel)
     async with kernel.unit_of_work("identity-seed") as uow:
         await uow.session.execute(text("select pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK})
         if await uow.session.scalar(select(func.count()).select_from(StaffAccount)):
@@ -164,10 +164,6 @@ async def create_account(
 # -- sign-in -----------------------------------------------------------------------------------
 
 
-def _settings(kernel: Kernel) -> IdentitySettings:
-    return kernel.settings  # type: ignore[return-value]
-
-
 def _lockout(settings: IdentitySettings) -> domain.LockoutPolicy:
     return domain.LockoutPolicy(
         threshold=settings.lockout_threshold,
@@ -186,7 +182,7 @@ def _wrong_credentials() -> Unauthorized:
 async def sign_in(kernel: Kernel, username: str, password: str, request_id: str | None) -> TokenOut:
     """OAuth2 password grant. The same answer, in about the same time, for a wrong password,
     an unknown username and a deactivated account; the lockout counts them all alike."""
-    settings = _settings(kernel)
+    settings = identity_settings(kernel)
     username = username.strip().lower()
     now = utcnow()
     async with kernel.unit_of_work(username or "anonymous", request_id=request_id) as uow:
@@ -242,7 +238,7 @@ async def _issue(
     now: dt.datetime,
 ) -> TokenOut:
     """A new access token and a new refresh token of ``auth_session``."""
-    settings = _settings(kernel)
+    settings = identity_settings(kernel)
     ring: KeyRing = kernel.extras["keys"]
     refresh, refresh_hash = domain.new_refresh_token()
     uow.session.add(
@@ -382,7 +378,7 @@ async def _active_admins(session: AsyncSession) -> int:
         await session.scalar(
             select(func.count())
             .select_from(StaffAccount)
-            .where(StaffAccount.active, StaffAccount.roles.any(Role.ADMIN.value))
+            .where(StaffAccount.active, any_(StaffAccount.roles) == Role.ADMIN.value)
         )
         or 0
     )
@@ -393,7 +389,7 @@ async def _refuse_losing_the_last_admin(session: AsyncSession, account: StaffAcc
         # Lock every admin row so two admins cannot remove each other at the same moment.
         await session.execute(
             select(StaffAccount.id)
-            .where(StaffAccount.roles.any(Role.ADMIN.value))
+            .where(any_(StaffAccount.roles) == Role.ADMIN.value)
             .with_for_update()
         )
         if await _active_admins(session) <= 1:

@@ -5,9 +5,14 @@ Every field reads ``KLINIKI_<FIELD>`` like the shared settings.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, model_validator
 
 from kliniki.settings import DEV_PASSWORD, ServiceSettings
+
+if TYPE_CHECKING:
+    from kliniki.kernel import Kernel
 
 
 class IdentitySettings(ServiceSettings):
@@ -52,3 +57,11 @@ class IdentitySettings(ServiceSettings):
         if self.env == "production" and self.bootstrap_admin_password == DEV_PASSWORD:
             raise ValueError("KLINIKI_BOOTSTRAP_ADMIN_PASSWORD: the development password")
         return self
+
+
+def identity_settings(kernel: Kernel) -> IdentitySettings:
+    """The kernel's settings: identity's main.py built the kernel with ``IdentitySettings``."""
+    settings = kernel.settings
+    if not isinstance(settings, IdentitySettings):
+        raise TypeError(f"identity runs with IdentitySettings, not {type(settings).__name__}")
+    return settings

@@ -1,9 +1,8 @@
-"""The events the lab publishes, and the ones it consumes from clinical: their models and
-routing keys live in ``kliniki.contracts``, where publisher and consumers import them."""
+"""The events the lab publishes (besides the worklist's): their models and routing keys live
+in ``kliniki.contracts.lab``, where the consumers import them too."""
 
 from __future__ import annotations
 
-from kliniki.contracts.clinical import LAB_REQUEST_CANCELLED, LAB_REQUEST_CREATED
 from kliniki.contracts.lab import (
     LAB_REQUEST_COMPLETED,
     LAB_REQUEST_UPDATED,
@@ -12,9 +11,7 @@ from kliniki.contracts.lab import (
 )
 
 __all__ = [
-    "LAB_REQUEST_CANCELLED",
     "LAB_REQUEST_COMPLETED",
-    "LAB_REQUEST_CREATED",
     "LAB_REQUEST_UPDATED",
     "LabRequestCompleted",
     "LabRequestUpdated",

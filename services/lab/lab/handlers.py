@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from kliniki.consumer import Subscription
-from kliniki.events import CloudEvent
-from kliniki.uow import UnitOfWork
+from kliniki.contracts import clinical
+from kliniki.worklist import orders
 from kliniki.worklist.service import Worklist
-from lab import events
 from lab.domain import Catalogue
-from lab.service import cancel_lab_request, receive_lab_request
+from lab.service import LAB_ORDERS, receive_lab_request
 
 
 def order_subscriptions(worklist: Worklist, catalogue: Catalogue) -> list[Subscription]:
-    async def on_created(uow: UnitOfWork, event: CloudEvent) -> None:
-        await receive_lab_request(uow, worklist, catalogue, event)
-
-    async def on_cancelled(uow: UnitOfWork, event: CloudEvent) -> None:
-        await cancel_lab_request(uow, worklist, event)
-
-    return [
-        Subscription("clinical", events.LAB_REQUEST_CREATED, on_created),
-        Subscription("clinical", events.LAB_REQUEST_CANCELLED, on_cancelled),
-    ]
+    return orders.order_subscriptions(
+        LAB_ORDERS,
+        worklist,
+        partial(receive_lab_request, worklist=worklist, catalogue=catalogue),
+        created=clinical.LAB_REQUEST_CREATED,
+        cancelled=clinical.LAB_REQUEST_CANCELLED,
+    )

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from kliniki.contracts import clinical
 from kliniki.db import utcnow
 from kliniki.events import CloudEvent
 from kliniki.problems import Conflict, InvalidInput
 from kliniki.records import edit
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import priority_of
-from kliniki.worklist.orders import Orders, ordered_at
+from kliniki.worklist.orders import Orders
 from kliniki.worklist.service import Worklist
 from lab import events
 from lab.domain import (
@@ -106,30 +107,30 @@ def catalogue_out(catalogue: Catalogue) -> list[LabTestOut]:
 
 
 async def receive_lab_request(
-    uow: UnitOfWork, worklist: Worklist, catalogue: Catalogue, event: CloudEvent
+    uow: UnitOfWork,
+    event: CloudEvent,
+    order: clinical.LabRequestCreated,
+    *,
+    worklist: Worklist,
+    catalogue: Catalogue,
 ) -> None:
     """``lab_request.created``: keep the order and put the patient on the lab worklist."""
-    data = event.data
-    if await uow.session.get(LabRequest, data["labRequestId"]) is not None:
-        return  # the same order announced again under a new event id
-    snapshot = await LAB_ORDERS.known_patient(worklist, uow.session, data["patientId"])
-    test = catalogue.get(data["testType"])
-    priority = priority_of(data.get("urgency"))
-    requested_by = data.get("requestedBy") or event.actorid or "unknown"
+    copied = await LAB_ORDERS.arrived(uow, worklist, order, event)
+    if copied is None:
+        return
+    test = catalogue.get(order.test_type)
+    priority = priority_of(order.urgency)
+    requested_by = order.requested_by or event.actorid or "unknown"
     request = LabRequest(
-        id=data["labRequestId"],
-        patient_id=data["patientId"],
-        visit_id=data.get("visitId") or event.visitid or snapshot.current_visit_id,
-        patient_name=snapshot.full_name,
-        op_number=snapshot.op_number,
-        test_type=data["testType"],
+        **copied,
+        test_type=order.test_type,
         # An order for a test missing from the catalogue is still kept (an order never
         # vanishes); entering its results is refused until the catalogue lists it.
-        test_name=test.name if test else data["testType"],
+        test_name=test.name if test else order.test_type,
         urgency=priority.value,
-        order_notes=data.get("notes"),
+        order_notes=order.notes,
         requested_by=requested_by,
-        requested_at=ordered_at(event),
+        requested_at=order.created_at,
         status=LabRequestStatus.REQUESTED.value,
         critical=False,
         results=[],  # known empty: reading it must not lazy-load (async sessions cannot)
@@ -139,14 +140,7 @@ async def receive_lab_request(
         worklist,
         request,
         priority=priority,
-        cause=f"{test.name if test else data['testType']} ordered by {requested_by}",
-    )
-
-
-async def cancel_lab_request(uow: UnitOfWork, worklist: Worklist, event: CloudEvent) -> None:
-    """``lab_request.cancelled``: stop work on it, unless its results were already reported."""
-    await LAB_ORDERS.cancel(
-        uow, worklist, event.data["labRequestId"], reason=event.data.get("reason")
+        cause=f"{test.name if test else order.test_type} ordered by {requested_by}",
     )
 
 
@@ -175,7 +169,7 @@ def _record(request: LabRequest, test: LabTest, reading: Reading, actor: str) ->
         request.results.append(row)
     quantitative = isinstance(reading.value, float)
     row.name = reading.name
-    row.value_number = reading.value if quantitative else None
+    row.value_number = reading.value if isinstance(reading.value, float) else None
     row.value_text = None if quantitative else str(reading.value)
     row.unit = reading.unit
     row.text = reading.text

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kliniki.access import Stage, frame_addressees
+from kliniki.contracts import billing, clinical, lab, pharmacy, registration
+from kliniki.contracts.worklist import AssignmentEvent, WaitTimeExceeded
+from kliniki.uow import to_json
 
 # Frames that only tell a screen to refresh: delivered and replayed like the others, never
 # listed as notifications (GET /notifications) nor shown as one.
@@ -62,21 +65,21 @@ def patient_registered(
     )
 
 
-def new_assignment(assignment: dict[str, Any]) -> Outgoing:
+def new_assignment(assignment: AssignmentEvent) -> Outgoing:
     """To the assignee, or to the stage role's shared queue when nobody was on duty."""
-    stage = Stage(assignment["assignmentType"])
-    label = patient_label(assignment.get("patientName"), assignment.get("opNumber"))
-    assignee = assignment.get("assignedToUserId")
+    stage = Stage(assignment.assignment_type)
+    label = patient_label(assignment.patient_name, assignment.op_number)
+    assignee = assignment.assigned_to_user_id
     data = {
         "type": "patient_assignment",
         "title": "New Patient Assigned",
         "message": f"{label} assigned for {STAGE_PURPOSE[stage]}"
         + ("" if assignee else f" (waiting in the {stage.value.lower()} queue)"),
-        "patientId": assignment["patientId"],
-        "priority": assignment["priority"],
-        "assignmentId": assignment["id"],
+        "patientId": assignment.patient_id,
+        "priority": assignment.priority.value,
+        "assignmentId": assignment.id,
         "assignmentType": stage.value,
-        "visitId": assignment.get("visitId"),
+        "visitId": assignment.visit_id,
         "assignedTo": assignee,
     }
     if assignee:
@@ -100,100 +103,101 @@ def patient_updated(
     )
 
 
-def patient_assignment_updated(assignment: dict[str, Any], patient_name: str | None) -> Outgoing:
+def patient_assignment_updated(
+    assignment: AssignmentEvent, assignee: str, reason: str, patient_name: str | None
+) -> Outgoing:
     """Why a patient is now on a clinician's list: "John Doe triaged as URGENT - chest pain"."""
     return Outgoing(
         "patient_assignment_updated",
         {
-            "patientId": assignment["patientId"],
-            "message": f"{patient_name or assignment.get('patientName')} {assignment['reason']}",
-            "priority": assignment["priority"],
-            "assignedTo": assignment["assignedToUserId"],
-            "assignmentId": assignment["id"],
+            "patientId": assignment.patient_id,
+            "message": f"{patient_name or assignment.patient_name} {reason}",
+            "priority": assignment.priority.value,
+            "assignedTo": assignee,
+            "assignmentId": assignment.id,
         },
-        user_id=assignment["assignedToUserId"],
+        user_id=assignee,
     )
 
 
-def new_lab_request(data: dict[str, Any]) -> Outgoing:
+def new_lab_request(data: clinical.LabRequestCreated) -> Outgoing:
     return Outgoing(
         "new_lab_request",
         {
-            "patientId": data["patientId"],
-            "labRequestId": data["labRequestId"],
-            "testType": data["testType"],
-            "urgency": data["urgency"],
-            "requestedBy": data["requestedBy"],
-            "notes": data.get("notes"),
+            "patientId": data.patient_id,
+            "labRequestId": data.lab_request_id,
+            "testType": data.test_type,
+            "urgency": data.urgency,
+            "requestedBy": data.requested_by,
+            "notes": data.notes,
         },
         roles=frame_addressees("new_lab_request"),
     )
 
 
-def lab_results_ready(data: dict[str, Any], patient: str) -> Outgoing:
+def lab_results_ready(data: lab.LabRequestCompleted, patient: str) -> Outgoing:
     """To the clinician who ordered the test; URGENT when a value is critical."""
-    critical = [r for r in data.get("results", []) if r.get("critical")]
-    findings = ", ".join(f"{r.get('name', r.get('analyte'))} {r.get('text')}" for r in critical)
-    urgent = data.get("urgency") == "URGENT"
+    critical = [r for r in data.results if r.critical]
+    findings = ", ".join(f"{r.name} {r.text}" for r in critical)
+    urgent = data.urgency == "URGENT"
     message = (
-        f"{'URGENT: ' if urgent else ''}{data.get('testName', data['testType'])} results for "
-        f"{patient}"
+        f"{'URGENT: ' if urgent else ''}{data.test_name} results for {patient}"
         + (f": critical {findings}" if findings else "")
-        + (f". {data['notes']}" if data.get("notes") else "")
+        + (f". {data.notes}" if data.notes else "")
     )
     return Outgoing(
         "lab_results_ready",
         {
-            "patientId": data["patientId"],
-            "labRequestId": data["labRequestId"],
-            "results": data.get("results", []),
-            "urgency": data.get("urgency", "NORMAL"),
+            "patientId": data.patient_id,
+            "labRequestId": data.lab_request_id,
+            "results": [to_json(result) for result in data.results],
+            "urgency": data.urgency,
             "message": message,
         },
-        user_id=data["requestedBy"],
+        user_id=data.requested_by,
     )
 
 
-def prescription_ready(data: dict[str, Any]) -> Outgoing:
+def prescription_ready(data: clinical.PrescriptionCreated) -> Outgoing:
     return Outgoing(
         "prescription_ready",
         {
-            "patientId": data["patientId"],
-            "prescriptionId": data["prescriptionId"],
-            "medicationName": data["medicationName"],
+            "patientId": data.patient_id,
+            "prescriptionId": data.prescription_id,
+            "medicationName": data.medication_name,
             "status": "READY_FOR_DISPENSING",
         },
         roles=frame_addressees("prescription_ready"),
     )
 
 
-def prescription_updated(data: dict[str, Any], timestamp: dt.datetime) -> Outgoing:
+def prescription_updated(data: pharmacy.PrescriptionDispensed, timestamp: dt.datetime) -> Outgoing:
     """All staff see that medication was dispensed (the clinical details only clinical roles)."""
     return Outgoing(
         "prescription_updated",
         {
-            "patientId": data["patientId"],
-            "prescriptionId": data["prescriptionId"],
+            "patientId": data.patient_id,
+            "prescriptionId": data.prescription_id,
             "status": "DISPENSED",
-            "dispensedBy": data["dispensedBy"],
+            "dispensedBy": data.dispensed_by,
             "timestamp": timestamp.isoformat(),
-            "medicationName": data.get("medicationName"),
-            "dosage": data.get("dosage"),
-            "dispensingNotes": data.get("dispensingNotes"),
+            "medicationName": data.medication_name,
+            "dosage": data.dosage,
+            "dispensingNotes": data.dispensing_notes,
         },
         roles=frame_addressees("prescription_updated"),
     )
 
 
-def patient_ready_for_payment(data: dict[str, Any]) -> Outgoing:
+def patient_ready_for_payment(data: billing.VisitReadyForPayment) -> Outgoing:
     return Outgoing(
         "patient_ready_for_payment",
         {
-            "patientId": data["patientId"],
-            "visitId": data["visitId"],
-            "totalAmount": data["totalAmount"],
-            "paymentType": data["paymentType"],
-            "services": data.get("services", []),
+            "patientId": data.patient_id,
+            "visitId": data.visit_id,
+            "totalAmount": float(data.total_amount),  # a JSON number, as billing sends it
+            "paymentType": data.payment_type,
+            "services": data.services,
         },
         roles=frame_addressees("patient_ready_for_payment"),
     )
@@ -209,57 +213,52 @@ def describe_duration(start: dt.datetime, end: dt.datetime) -> str:
 
 
 def visit_completed(
-    data: dict[str, Any], completed_by: str | None, recipients: list[str]
+    data: registration.VisitData, completed_by: str | None, recipients: list[str]
 ) -> list[Outgoing]:
     """To everyone who worked on the visit."""
-    opened = dt.datetime.fromisoformat(data["openedAt"])
-    completed = (
-        dt.datetime.fromisoformat(data["completedAt"])
-        if data.get("completedAt")
-        else (dt.datetime.now(dt.UTC))
-    )
+    completed = data.completed_at or dt.datetime.now(dt.UTC)
     frame = {
-        "patientId": data["patientId"],
-        "visitId": data["visitId"],
+        "patientId": data.patient_id,
+        "visitId": data.visit_id,
         "completedBy": completed_by,
-        "totalAmount": data.get("totalAmount"),
-        "duration": describe_duration(opened, completed),
-        "message": f"{data['firstName']} {data['lastName']} visit completed successfully",
-        "dischargeNotes": data.get("dischargeNotes"),
+        "totalAmount": to_json(data.total_amount),  # as registration sends it
+        "duration": describe_duration(data.opened_at, completed),
+        "message": f"{data.first_name} {data.last_name} visit completed successfully",
+        "dischargeNotes": data.discharge_notes,
     }
     return [Outgoing("visit_completed", frame, user_id=user) for user in recipients]
 
 
-def follow_up_scheduled(data: dict[str, Any]) -> Outgoing:
+def follow_up_scheduled(data: registration.AppointmentScheduled) -> Outgoing:
     frame = {
-        "patientId": data["patientId"],
-        "appointmentId": data["appointmentId"],
-        "appointmentDate": data["appointmentDate"],
-        "appointmentType": data["appointmentType"],
-        "notes": data.get("notes"),
+        "patientId": data.patient_id,
+        "appointmentId": data.appointment_id,
+        "appointmentDate": data.appointment_date.isoformat(),
+        "appointmentType": data.appointment_type,
+        "notes": data.notes,
     }
-    if data.get("clinicianId"):
-        return Outgoing("follow_up_scheduled", frame, user_id=data["clinicianId"])
+    if data.clinician_id:
+        return Outgoing("follow_up_scheduled", frame, user_id=data.clinician_id)
     return Outgoing("follow_up_scheduled", frame, roles=frame_addressees("follow_up_scheduled"))
 
 
-def wait_time_exceeded(data: dict[str, Any]) -> Outgoing:
+def wait_time_exceeded(data: WaitTimeExceeded) -> Outgoing:
     """To the stage's staff and the in-charge: a patient has waited past their target."""
-    stage = Stage(data["stage"])
-    label = patient_label(data.get("patientName"), data.get("opNumber"))
-    minutes, target = data["minutesWaited"], data["targetMinutes"]
-    again = " again" if data.get("level", 1) > 1 else ""
+    stage = Stage(data.stage)
+    label = patient_label(data.patient_name, data.op_number)
+    minutes, target = data.minutes_waited, data.target_minutes
+    again = " again" if data.level > 1 else ""
     return Outgoing(
         "wait_time_exceeded",
         {
-            "patientId": data["patientId"],
-            "visitId": data.get("visitId"),
+            "patientId": data.patient_id,
+            "visitId": data.visit_id,
             "stage": stage.value,
-            "colour": data.get("colour"),
+            "colour": data.colour,
             "minutesWaited": minutes,
             "targetMinutes": target,
-            "level": data.get("level", 1),
-            "assignedTo": data.get("assignedToUserId"),
+            "level": data.level,
+            "assignedTo": data.assigned_to_user_id,
             "priority": "URGENT",
             "message": f"URGENT: {label} has waited{again} {minutes:g} min for "
             f"{STAGE_PURPOSE[stage]} (target {target:g} min)",

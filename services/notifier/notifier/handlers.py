@@ -8,19 +8,31 @@ sockets it holds (see ``live.py``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import insert, select
 
 from kliniki.access import Stage
 from kliniki.consumer import RefuseEvent, Subscription
+from kliniki.contracts import Handlers, billing, clinical, lab, pharmacy, registration, triage
+from kliniki.contracts.notifier import (
+    NOTIFICATION_CREATED,
+    NotificationCreated,
+    StoredNotification,
+)
+from kliniki.contracts.worklist import (
+    DEPARTMENTS,
+    WAIT_TIME_EXCEEDED,
+    AssignmentEvent,
+    WaitTimeExceeded,
+    assignment_key,
+)
 from kliniki.events import CloudEvent
-from kliniki.uow import UnitOfWork
+from kliniki.uow import UnitOfWork, to_json
 from notifier import frames
 from notifier.models import Notification, VisitView
 
-NOTIFICATION_CREATED = "notification.created"
-DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")
+handles = Handlers()
 
 
 async def store_and_announce(
@@ -46,21 +58,21 @@ async def store_and_announce(
         )
     ).all()
     stored = [
-        {
-            "id": id_,
-            "event": row["event"],
-            "data": row["data"],
-            "recipientUserId": row["recipient_user_id"],
-            "recipientRoles": row["recipient_roles"],
+        StoredNotification(
+            id=id_,
+            event=row["event"],
+            data=row["data"],
+            recipient_user_id=row["recipient_user_id"],
+            recipient_roles=row["recipient_roles"],
             # When the change was made at its source: live delivery measures the latency.
-            "writtenAt": event.time.isoformat(),
-            "traceparent": uow.traceparent,
-        }
+            written_at=event.time.isoformat(),
+            traceparent=uow.traceparent,
+        )
         for id_, row in zip(ids, rows, strict=True)
     ]
     await uow.publish(
         NOTIFICATION_CREATED,
-        {"notifications": stored},
+        NotificationCreated(notifications=stored),
         subject=event.subject,
         visit_id=event.visitid,
     )
@@ -93,67 +105,76 @@ def _announce_registration(view: VisitView) -> list[frames.Outgoing]:
     ]
 
 
-async def on_patient_registered(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
-    view = await _view(uow, data["visitId"], data["patientId"])
-    view.patient_name = f"{data['firstName']} {data['lastName']}"
-    view.op_number = data["opNumber"]
-    view.registered_by = data.get("registeredBy") or event.actorid
-    view.registered_at = (
-        dt.datetime.fromisoformat(data["registeredAt"]) if data.get("registeredAt") else event.time
-    )
+@handles("registration", registration.PATIENT_REGISTERED)
+async def on_patient_registered(
+    uow: UnitOfWork, event: CloudEvent, data: registration.PatientRegistered
+) -> None:
+    view = await _view(uow, data.visit_id, data.patient_id)
+    view.patient_name = f"{data.first_name} {data.last_name}"
+    view.op_number = data.op_number
+    view.registered_by = data.registered_by or event.actorid
+    view.registered_at = data.registered_at
     view.staff_involved = sorted({*view.staff_involved, view.registered_by or ""} - {""})
     await store_and_announce(uow, event, _announce_registration(view))
 
 
-async def on_patient_updated(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+@handles("registration", registration.PATIENT_UPDATED)
+async def on_patient_updated(
+    uow: UnitOfWork, event: CloudEvent, data: registration.PatientUpdated
+) -> None:
     views = (
-        await uow.session.scalars(
-            select(VisitView).where(VisitView.patient_id == data["patientId"])
-        )
+        await uow.session.scalars(select(VisitView).where(VisitView.patient_id == data.patient_id))
     ).all()
     for view in views:
-        view.patient_name = f"{data['firstName']} {data['lastName']}"
-        view.op_number = data["opNumber"]
+        view.patient_name = f"{data.first_name} {data.last_name}"
+        view.op_number = data.op_number
 
 
-async def on_assignment(uow: UnitOfWork, event: CloudEvent) -> None:
+async def on_assignment(uow: UnitOfWork, event: CloudEvent, assignment: AssignmentEvent) -> None:
     """A patient put on (or moved within) a worklist: tell whoever now has them."""
-    assignment: dict[str, Any] = event.data
-    change = assignment.get("change", "created")
+    change = assignment.change
+    assignee = assignment.assigned_to_user_id
     outgoing: list[frames.Outgoing] = []
     view = None
-    if assignment.get("visitId"):
-        view = await _view(uow, assignment["visitId"], assignment["patientId"])
-        view.patient_name = view.patient_name or assignment.get("patientName")
-        view.op_number = view.op_number or assignment.get("opNumber")
-        if assignment.get("assignedToUserId"):
-            view.staff_involved = sorted({*view.staff_involved, assignment["assignedToUserId"]})
-    if view is not None and change == "created" and assignment["assignmentType"] == Stage.TRIAGE:
+    if assignment.visit_id:
+        view = await _view(uow, assignment.visit_id, assignment.patient_id)
+        view.patient_name = view.patient_name or assignment.patient_name
+        view.op_number = view.op_number or assignment.op_number
+        if assignee:
+            view.staff_involved = sorted({*view.staff_involved, assignee})
+    if view is not None and change == "created" and assignment.assignment_type == Stage.TRIAGE:
         if not view.triage_assigned:
             view.triage_assigned = True
-            view.triage_assignee = assignment.get("assignedToUserId")
+            view.triage_assignee = assignee
         outgoing.extend(_announce_registration(view))
     if change in ("created", "transferred", "returned_to_queue"):
         outgoing.append(frames.new_assignment(assignment))
-    if change != "reprioritized" and assignment.get("visitId"):
-        outgoing.append(frames.visit_updated(assignment["patientId"], assignment["visitId"]))
+    if change != "reprioritized" and assignment.visit_id:
+        outgoing.append(frames.visit_updated(assignment.patient_id, assignment.visit_id))
     if (
-        assignment["assignmentType"] == Stage.CONSULTATION
-        and assignment.get("reason")
-        and assignment.get("assignedToUserId")
+        assignment.assignment_type == Stage.CONSULTATION
+        and assignment.reason
+        and assignee
         and change in ("created", "transferred", "claimed", "reprioritized")
     ):
         name = view.patient_name if view else None
-        outgoing.append(frames.patient_assignment_updated(assignment, name))
+        outgoing.append(
+            frames.patient_assignment_updated(assignment, assignee, assignment.reason, name)
+        )
     await store_and_announce(uow, event, outgoing)
 
 
-async def on_visit_changed(uow: UnitOfWork, event: CloudEvent) -> None:
+class OfAVisit(Protocol):
+    """Data of an event about one visit (or, for a worklist's assignment, none)."""
+
+    @property
+    def visit_id(self) -> str | None: ...
+
+
+@handles("registration", registration.VISIT_UPDATED, registration.VISIT_OPENED)
+async def on_visit_changed(uow: UnitOfWork, event: CloudEvent, data: OfAVisit) -> None:
     """A visit's status changed, or a department handed the patient on: the board refreshes."""
-    data = event.data
-    visit_id = event.visitid or data.get("visitId")
+    visit_id = event.visitid or data.visit_id
     if visit_id and event.subject:
         await store_and_announce(uow, event, [frames.visit_updated(event.subject, visit_id)])
 
@@ -171,114 +192,108 @@ def _label(view: VisitView | None) -> str:
     return frames.patient_label(view.patient_name, view.op_number) if view else "the patient"
 
 
-async def on_encounter_updated(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+@handles("triage", triage.ENCOUNTER_UPDATED)
+async def on_encounter_updated(
+    uow: UnitOfWork, event: CloudEvent, data: triage.EncounterUpdated
+) -> None:
     await _involve(uow, event, event.actorid)
     updates = {
-        key: data[key]
-        for key in ("vitalSigns", "triageCategory", "chiefComplaint")
-        if key in data.get("changedFields", []) or key in data
+        "vitalSigns": to_json(data.vital_signs),
+        "triageCategory": data.triage_category,
+        "chiefComplaint": data.chief_complaint,
     }
-    outgoing = [frames.patient_updated(data["patientId"], updates, event.actorid, event.time)]
+    outgoing = [frames.patient_updated(data.patient_id, updates, event.actorid, event.time)]
     await store_and_announce(uow, event, outgoing)
 
 
-async def on_consultation_record(uow: UnitOfWork, event: CloudEvent) -> None:
+@handles(
+    "clinical",
+    clinical.DIAGNOSIS_ADDED,
+    clinical.PRESCRIPTION_CREATED,
+    clinical.LAB_REQUEST_CREATED,
+)
+async def on_consultation_record(
+    uow: UnitOfWork,
+    event: CloudEvent,
+    data: clinical.DiagnosisAdded | clinical.PrescriptionCreated | clinical.LabRequestCreated,
+) -> None:
     """A diagnosis, prescription or lab order: the record changed; orders reach their department."""
-    data = event.data
     await _involve(uow, event, event.actorid)
-    key = event.routing_key
-    if key == "diagnosis.added":
-        updates: dict[str, Any] = {"diagnosis": data}
-        outgoing = [frames.patient_updated(data["patientId"], updates, event.actorid, event.time)]
-    elif key == "prescription.created":
-        updates = {"prescriptions": [data]}
-        outgoing = [
-            frames.patient_updated(data["patientId"], updates, event.actorid, event.time),
-            frames.prescription_ready(data),
-        ]
+    record = to_json(data)
+    if isinstance(data, clinical.DiagnosisAdded):
+        updates = {"diagnosis": record}
+        ordered = []
+    elif isinstance(data, clinical.PrescriptionCreated):
+        updates = {"prescriptions": [record]}
+        ordered = [frames.prescription_ready(data)]
     else:
-        updates = {"labRequests": [data]}
-        outgoing = [
-            frames.patient_updated(data["patientId"], updates, event.actorid, event.time),
-            frames.new_lab_request(data),
-        ]
-    await store_and_announce(uow, event, outgoing)
+        updates = {"labRequests": [record]}
+        ordered = [frames.new_lab_request(data)]
+    changed = frames.patient_updated(data.patient_id, updates, event.actorid, event.time)
+    await store_and_announce(uow, event, [changed, *ordered])
 
 
-async def on_lab_completed(uow: UnitOfWork, event: CloudEvent) -> None:
+@handles("lab", lab.LAB_REQUEST_COMPLETED)
+async def on_lab_completed(
+    uow: UnitOfWork, event: CloudEvent, data: lab.LabRequestCompleted
+) -> None:
     view = await _involve(uow, event, event.actorid)
-    outgoing = [frames.lab_results_ready(event.data, _label(view))]
-    await store_and_announce(uow, event, outgoing)
+    await store_and_announce(uow, event, [frames.lab_results_ready(data, _label(view))])
 
 
-async def on_dispensed(uow: UnitOfWork, event: CloudEvent) -> None:
+@handles("pharmacy", pharmacy.PRESCRIPTION_DISPENSED)
+async def on_dispensed(
+    uow: UnitOfWork, event: CloudEvent, data: pharmacy.PrescriptionDispensed
+) -> None:
     await _involve(uow, event, event.actorid)
-    await store_and_announce(uow, event, [frames.prescription_updated(event.data, event.time)])
+    await store_and_announce(uow, event, [frames.prescription_updated(data, event.time)])
 
 
-async def on_ready_for_payment(uow: UnitOfWork, event: CloudEvent) -> None:
-    await store_and_announce(uow, event, [frames.patient_ready_for_payment(event.data)])
+@handles("billing", billing.VISIT_READY_FOR_PAYMENT)
+async def on_ready_for_payment(
+    uow: UnitOfWork, event: CloudEvent, data: billing.VisitReadyForPayment
+) -> None:
+    await store_and_announce(uow, event, [frames.patient_ready_for_payment(data)])
 
 
-async def on_payment(uow: UnitOfWork, event: CloudEvent) -> None:
+@handles("billing", billing.PAYMENT_COMPLETED)
+async def on_payment(uow: UnitOfWork, event: CloudEvent, data: billing.PaymentCompleted) -> None:
     await _involve(uow, event, event.actorid)
 
 
-async def on_visit_completed(uow: UnitOfWork, event: CloudEvent) -> None:
+@handles("registration", registration.VISIT_COMPLETED)
+async def on_visit_completed(
+    uow: UnitOfWork, event: CloudEvent, data: registration.VisitData
+) -> None:
     view = await _involve(uow, event, event.actorid)
     recipients = view.staff_involved if view else []
-    outgoing = frames.visit_completed(event.data, event.actorid, recipients)
+    outgoing = frames.visit_completed(data, event.actorid, recipients)
     if event.visitid and event.subject:
         outgoing.append(frames.visit_updated(event.subject, event.visitid))
     await store_and_announce(uow, event, outgoing)
 
 
-async def on_appointment_scheduled(uow: UnitOfWork, event: CloudEvent) -> None:
-    await store_and_announce(uow, event, [frames.follow_up_scheduled(event.data)])
+@handles("registration", registration.APPOINTMENT_SCHEDULED)
+async def on_appointment_scheduled(
+    uow: UnitOfWork, event: CloudEvent, data: registration.AppointmentScheduled
+) -> None:
+    await store_and_announce(uow, event, [frames.follow_up_scheduled(data)])
 
 
-async def on_wait_time_exceeded(uow: UnitOfWork, event: CloudEvent) -> None:
-    outgoing = [frames.wait_time_exceeded(event.data)]
-    if event.data.get("visitId"):  # the board shows the escalation too
-        outgoing.append(frames.visit_updated(event.data["patientId"], event.data["visitId"]))
+async def on_wait_time_exceeded(uow: UnitOfWork, event: CloudEvent, data: WaitTimeExceeded) -> None:
+    outgoing = [frames.wait_time_exceeded(data)]
+    if data.visit_id:  # the board shows the escalation too
+        outgoing.append(frames.visit_updated(data.patient_id, data.visit_id))
     await store_and_announce(uow, event, outgoing)
 
 
+# Every department's worklist: who has a patient now, who handed them on, who waits too long.
+for department in DEPARTMENTS:
+    handles(department, WAIT_TIME_EXCEEDED)(on_wait_time_exceeded)
+    moved = ("created", "transferred", "returned_to_queue", "claimed", "reprioritized")
+    handles(department, *map(assignment_key, moved))(on_assignment)
+    handles(department, assignment_key("completed"), assignment_key("cancelled"))(on_visit_changed)
+
+
 def subscriptions() -> list[Subscription]:
-    return [
-        *(
-            Subscription(department, "wait_time.exceeded", on_wait_time_exceeded)
-            for department in DEPARTMENTS
-        ),
-        Subscription("registration", "patient.registered", on_patient_registered),
-        Subscription("registration", "patient.updated", on_patient_updated),
-        *(
-            Subscription(department, f"assignment.{change}", on_assignment)
-            for department in DEPARTMENTS
-            for change in (
-                "created",
-                "transferred",
-                "returned_to_queue",
-                "claimed",
-                "reprioritized",
-            )
-        ),
-        *(
-            Subscription(department, f"assignment.{change}", on_visit_changed)
-            for department in DEPARTMENTS
-            for change in ("completed", "cancelled")
-        ),
-        Subscription("registration", "visit.updated", on_visit_changed),
-        Subscription("registration", "visit.opened", on_visit_changed),
-        Subscription("triage", "encounter.updated", on_encounter_updated),
-        Subscription("clinical", "diagnosis.added", on_consultation_record),
-        Subscription("clinical", "prescription.created", on_consultation_record),
-        Subscription("clinical", "lab_request.created", on_consultation_record),
-        Subscription("lab", "lab_request.completed", on_lab_completed),
-        Subscription("pharmacy", "prescription.dispensed", on_dispensed),
-        Subscription("billing", "visit.ready_for_payment", on_ready_for_payment),
-        Subscription("billing", "payment.completed", on_payment),
-        Subscription("registration", "visit.completed", on_visit_completed),
-        Subscription("registration", "appointment.scheduled", on_appointment_scheduled),
-    ]
+    return handles.subscriptions()

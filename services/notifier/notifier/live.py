@@ -23,9 +23,9 @@ from typing import Any
 from aio_pika.abc import AbstractIncomingMessage, ExchangeType
 from sqlalchemy import func, select
 
+from kliniki.contracts.notifier import NOTIFICATION_CREATED
 from kliniki.events import CloudEvent
 from kliniki.kernel import Kernel
-from notifier.handlers import NOTIFICATION_CREATED
 from notifier.hub import Hub
 from notifier.models import Notification
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.staticfiles import StaticFiles
 
 from kliniki.app import ConsumerSpec, create_service_app
-from notifier.api import router
+from notifier.api import notifications_router
 from notifier.cluster import PresenceCluster, new_replica_id
 from notifier.handlers import subscriptions
 from notifier.hub import Hub
@@ -36,7 +36,7 @@ def create_app() -> SocketsFirst:
     app = create_service_app(
         settings,
         Base.metadata,
-        routers=[router, websocket_router(serve_socket)],
+        routers=[notifications_router(), websocket_router(serve_socket)],
         consumers=[ConsumerSpec("notifications", subscriptions())],
         background=[*live_tasks(tail, replica_id), *cluster.background_tasks()],
         description="Live notifications, presence and typing over WebSockets at /ws. "

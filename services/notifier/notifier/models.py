@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Identity, Index, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -27,7 +28,7 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     event: Mapped[str] = mapped_column(Text, nullable=False)
-    data: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     recipient_user_id: Mapped[str | None] = mapped_column(Text)
     recipient_roles: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     patient_id: Mapped[str | None] = mapped_column(Text, index=True)

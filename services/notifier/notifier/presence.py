@@ -220,16 +220,16 @@ class PresenceBoard:
         leaves: dict[Room, list[Member]] = defaultdict(list)
         for key in keys:
             room, _user = key
-            after = self._member(*key)
-            if _shown(after) != _shown(before[key]):
-                if after is None:
-                    leaves[room].append(before[key])  # type: ignore[arg-type]
-                else:
+            after, was = self._member(*key), before[key]
+            if _shown(after) != _shown(was):
+                if after is not None:
                     joins[room].append(after)
+                elif was is not None:
+                    leaves[room].append(was)
             if local:
-                mine = self._local_member(*key)
-                if _shown(mine) != _shown(mine_before[key]) or (
-                    mine and mine_before[key] and mine.since != mine_before[key].since
+                mine, mine_was = self._local_member(*key), mine_before[key]
+                if _shown(mine) != _shown(mine_was) or (
+                    mine and mine_was and mine.since != mine_was.since
                 ):
                     self.gossip(
                         {
@@ -251,7 +251,7 @@ class PresenceBoard:
                 if peer is not opener:
                     peer.deliver("presence_diff", data)
 
-    def _typing_changing(self, keys: Iterable[TypingKey], change: Callable[[], None]) -> None:
+    def _typing_changing(self, keys: Iterable[TypingKey], change: Callable[[], object]) -> None:
         keys = set(keys)
         before = {k: self._typing_entry(k) for k in keys}
         change()

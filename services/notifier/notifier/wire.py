@@ -48,7 +48,9 @@ class WireProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if not self.close_sent:  # accepted: the app's task has been created but not yet run
-            self.scope["extensions"][WIRE] = self
+            # ASGI's types want every extension a dict; this one carries the connection.
+            extensions: dict[str, Any] = self.scope["extensions"]
+            extensions[WIRE] = self
 
     async def send(self, message: Any) -> None:
         await super().send(message)
@@ -58,6 +60,7 @@ class WireProtocol(WebSocketsSansIOProtocol):
             if self.request is not None:
                 self.request.headers.clear()
                 self.request.path = ""
+            # uvicorn types them as always set; freeing them saves memory per socket.
             self.request = self.response = None  # type: ignore[assignment]
 
     @property

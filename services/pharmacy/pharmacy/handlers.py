@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from kliniki.consumer import Subscription
-from kliniki.events import CloudEvent
-from kliniki.uow import UnitOfWork
+from kliniki.contracts import clinical
+from kliniki.worklist import orders
 from kliniki.worklist.service import Worklist
-from pharmacy import events
-from pharmacy.service import cancel_prescription, receive_prescription
+from pharmacy.service import PRESCRIPTIONS, receive_prescription
 
 
 def prescription_subscriptions(worklist: Worklist) -> list[Subscription]:
-    async def on_created(uow: UnitOfWork, event: CloudEvent) -> None:
-        await receive_prescription(uow, worklist, event)
-
-    async def on_cancelled(uow: UnitOfWork, event: CloudEvent) -> None:
-        await cancel_prescription(uow, worklist, event)
-
-    return [
-        Subscription("clinical", events.PRESCRIPTION_CREATED, on_created),
-        Subscription("clinical", events.PRESCRIPTION_CANCELLED, on_cancelled),
-    ]
+    return orders.order_subscriptions(
+        PRESCRIPTIONS,
+        worklist,
+        partial(receive_prescription, worklist=worklist),
+        created=clinical.PRESCRIPTION_CREATED,
+        cancelled=clinical.PRESCRIPTION_CANCELLED,
+    )

@@ -9,14 +9,39 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kliniki.access import Stage
 from kliniki.db import Versioned, service_metadata
-from kliniki.worklist import define_worklist
+from kliniki.worklist import (
+    AssignmentTable,
+    DutyShiftTable,
+    PatientSnapshotTable,
+    PatientVisitTable,
+    WorklistModels,
+)
 
 
 class Base(DeclarativeBase):
     metadata = service_metadata()
 
 
-worklist_models = define_worklist(Base, Stage.PHARMACY)
+# The worklist's tables (kliniki.worklist.models), in this department's database.
+class Assignment(AssignmentTable, Base):
+    pass
+
+
+class DutyShift(DutyShiftTable, Base):
+    pass
+
+
+class PatientSnapshot(PatientSnapshotTable, Base):
+    pass
+
+
+class PatientVisit(PatientVisitTable, Base):
+    pass
+
+
+worklist_models = WorklistModels(
+    Stage.PHARMACY, Assignment, DutyShift, PatientSnapshot, PatientVisit
+)
 
 
 class Prescription(Versioned, Base):

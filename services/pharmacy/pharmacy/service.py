@@ -6,13 +6,14 @@ Each use case writes, publishes and audits through one unit of work; the caller 
 from __future__ import annotations
 
 from kliniki.auth import Principal
+from kliniki.contracts import clinical
 from kliniki.db import utcnow
 from kliniki.events import CloudEvent
 from kliniki.problems import Conflict, InvalidInput
 from kliniki.records import edit
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import priority_of
-from kliniki.worklist.orders import Orders, ordered_at
+from kliniki.worklist.orders import Orders
 from kliniki.worklist.service import Worklist
 from pharmacy import events
 from pharmacy.domain import (
@@ -50,38 +51,28 @@ PRESCRIPTIONS = Orders(
 # -- prescriptions from clinical -----------------------------------------------------------------
 
 
-async def receive_prescription(uow: UnitOfWork, worklist: Worklist, event: CloudEvent) -> None:
+# What the pharmacy keeps of a prescription as the clinician wrote it (same names both sides).
+AS_PRESCRIBED = {"medication_name", "dosage", "frequency", "duration", "instructions"}
+
+
+async def receive_prescription(
+    uow: UnitOfWork, event: CloudEvent, ordered: clinical.PrescriptionCreated, *, worklist: Worklist
+) -> None:
     """``prescription.created``: ready for dispensing, and the patient on the worklist."""
-    data = event.data
-    if await uow.session.get(Prescription, data["prescriptionId"]) is not None:
-        return  # the same prescription announced again under a new event id
-    snapshot = await PRESCRIPTIONS.known_patient(worklist, uow.session, data["patientId"])
-    priority = priority_of(data.get("priority"))
+    copied = await PRESCRIPTIONS.arrived(uow, worklist, ordered, event)
+    if copied is None:
+        return
+    priority = priority_of(ordered.priority)
     prescription = Prescription(
-        id=data["prescriptionId"],
-        patient_id=data["patientId"],
-        visit_id=data.get("visitId") or event.visitid or snapshot.current_visit_id,
-        patient_name=snapshot.full_name,
-        op_number=snapshot.op_number,
-        medication_name=data["medicationName"],
-        dosage=data.get("dosage"),
-        frequency=data.get("frequency"),
-        duration=data.get("duration"),
-        instructions=data.get("instructions"),
+        **copied,
+        **ordered.model_dump(include=AS_PRESCRIBED),
         priority=priority.value,
-        prescribed_by=data.get("prescribedBy") or event.actorid or "unknown",
-        prescribed_at=ordered_at(event),
+        prescribed_by=ordered.prescribed_by or event.actorid or "unknown",
+        prescribed_at=ordered.created_at,
         status=PrescriptionStatus.READY_FOR_DISPENSING.value,
     )
     await PRESCRIPTIONS.receive(
         uow, worklist, prescription, priority=priority, cause=_describe(prescription)
-    )
-
-
-async def cancel_prescription(uow: UnitOfWork, worklist: Worklist, event: CloudEvent) -> None:
-    """``prescription.cancelled``: not to be dispensed, unless it already was."""
-    await PRESCRIPTIONS.cancel(
-        uow, worklist, event.data["prescriptionId"], reason=event.data.get("reason")
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kliniki.contracts.worklist import AssignmentEvent, WaitTimeExceeded
 from kliniki.events import CloudEvent
 from kliniki.paging import Page, PageRequest, fetch_page
 from kliniki.schemas import ApiModel
@@ -49,20 +50,18 @@ class BoardVisit(ApiModel):
 # -- keeping the holder (event handlers; report.py keeps arrival and hand-on) ----------------
 
 
-async def record_holder(uow: UnitOfWork, event: CloudEvent) -> None:
+async def record_holder(uow: UnitOfWork, event: CloudEvent, data: AssignmentEvent) -> None:
     """``assignment.<change>``: who has the assignment now (None: the shared queue)."""
-    data = event.data
-    created = data.get("createdAt")
     statement = pg_insert(StageWait).values(
-        assignment_id=data["id"],
-        visit_id=data.get("visitId"),
-        stage=data["assignmentType"],
-        arrived_at=dt.datetime.fromisoformat(created) if isinstance(created, str) else event.time,
+        assignment_id=data.id,
+        visit_id=data.visit_id,
+        stage=data.assignment_type,
+        arrived_at=data.created_at,
         breaches=0,
-        assigned_to_user_id=data.get("assignedToUserId"),
-        assigned_to_name=data.get("assignedToName"),
-        escalation_level=int(data.get("escalationLevel") or 0),
-        assignment_version=int(data.get("version") or 0),
+        assigned_to_user_id=data.assigned_to_user_id,
+        assigned_to_name=data.assigned_to_name,
+        escalation_level=data.escalation_level,
+        assignment_version=data.version,
     )
     excluded = statement.excluded
     await uow.session.execute(
@@ -82,14 +81,12 @@ async def record_holder(uow: UnitOfWork, event: CloudEvent) -> None:
     )
 
 
-async def record_escalation(uow: UnitOfWork, event: CloudEvent) -> None:
+async def record_escalation(uow: UnitOfWork, event: CloudEvent, data: WaitTimeExceeded) -> None:
     """``wait_time.exceeded``: the board shows the stage past its target (level 1 or 2)."""
     await uow.session.execute(
         update(StageWait)
-        .where(StageWait.assignment_id == event.data["assignmentId"])
-        .values(
-            escalation_level=func.greatest(StageWait.escalation_level, int(event.data["level"]))
-        )
+        .where(StageWait.assignment_id == data.assignment_id)
+        .values(escalation_level=func.greatest(StageWait.escalation_level, data.level))
     )
 
 

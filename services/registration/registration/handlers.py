@@ -1,101 +1,90 @@
-"""Registration's event handlers: the visit's status follows the departments' events."""
+"""Registration's event handlers: the visit's status follows the departments' events.
+
+Each handler receives its event's data parsed into the model in kliniki.contracts.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
-from kliniki.consumer import EventHandler, Subscription, in_turn
+from kliniki.consumer import Subscription
+from kliniki.contracts import Handlers, billing, clinical, triage
+from kliniki.contracts.worklist import (
+    DEPARTMENTS,
+    WAIT_TIME_EXCEEDED,
+    assignment_key,
+)
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from registration import board, report, service
 from registration.domain import VisitStatus
 
 
-def _visit_of(event: CloudEvent) -> str | None:
-    return event.visitid or event.data.get("visitId")
+class OfAVisit(Protocol):
+    """Data of an event about one visit."""
+
+    @property
+    def visit_id(self) -> str: ...
 
 
 def _cause(event: CloudEvent) -> str:
     return f"on {event.source.rsplit('/', 1)[-1]} {event.routing_key}"
 
 
-def to(status: VisitStatus) -> EventHandler:
-    async def handler(uow: UnitOfWork, event: CloudEvent) -> None:
-        await service.advance_visit(uow, _visit_of(event), event.subject, status, _cause(event))
+def to(status: VisitStatus) -> Callable[[UnitOfWork, CloudEvent, OfAVisit], Awaitable[None]]:
+    async def handler(uow: UnitOfWork, event: CloudEvent, data: OfAVisit) -> None:
+        visit_id = event.visitid or data.visit_id
+        await service.advance_visit(uow, visit_id, event.subject, status, _cause(event))
 
     return handler
 
 
-async def on_consultation_completed(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
-    if data.get("pendingLabRequests"):
-        await to(VisitStatus.WAITING_LAB)(uow, event)
-    elif data.get("pendingPrescriptions"):
-        await to(VisitStatus.WAITING_PHARMACY)(uow, event)
+async def on_consultation_completed(
+    uow: UnitOfWork, event: CloudEvent, data: clinical.ConsultationCompleted
+) -> None:
+    if data.pending_lab_requests:
+        await to(VisitStatus.WAITING_LAB)(uow, event, data)
+    elif data.pending_prescriptions:
+        await to(VisitStatus.WAITING_PHARMACY)(uow, event, data)
 
 
-async def on_invoice_settled(uow: UnitOfWork, event: CloudEvent) -> None:
+async def on_invoice_settled(
+    uow: UnitOfWork, event: CloudEvent, data: billing.InvoiceSettled
+) -> None:
     """Paid in full: the visit is completed (billing's word on money is final)."""
     await service.visit_paid(
         uow,
-        _visit_of(event),
+        event.visitid or data.visit_id,
         event.subject,
-        total_amount=Decimal(str(event.data["totalAmount"])),
+        total_amount=data.total_amount,
         cause=_cause(event),
     )
 
 
-DEPARTMENTS = ("triage", "clinical", "lab", "pharmacy", "billing")
-
-
 def subscriptions() -> list[Subscription]:
-    return [
-        Subscription("triage", "encounter.updated", to(VisitStatus.IN_TRIAGE)),
-        Subscription(
-            "triage",
-            "triage.completed",
-            in_turn(to(VisitStatus.WAITING_CONSULTATION), report.record_colour),
-        ),
-        Subscription(
-            "clinical",
-            "diagnosis.added",
-            in_turn(to(VisitStatus.IN_CONSULTATION), report.record_diagnosis),
-        ),
-        Subscription("clinical", "prescription.created", to(VisitStatus.IN_CONSULTATION)),
-        Subscription("clinical", "lab_request.created", to(VisitStatus.IN_CONSULTATION)),
-        Subscription("clinical", "consultation.completed", on_consultation_completed),
-        Subscription("billing", "visit.ready_for_payment", to(VisitStatus.WAITING_PAYMENT)),
-        Subscription("billing", "invoice.settled", on_invoice_settled),
-        # The daily report's and the visits board's read model (registration.report, .board).
-        Subscription("billing", "payment.completed", report.record_payment),
-        *(
-            subscription
-            for department in DEPARTMENTS
-            for subscription in (
-                Subscription(
-                    department,
-                    "assignment.created",
-                    in_turn(report.record_arrival, board.record_holder),
-                ),
-                *(
-                    Subscription(department, f"assignment.{change}", board.record_holder)
-                    for change in ("claimed", "transferred", "returned_to_queue")
-                ),
-                Subscription(
-                    department,
-                    "assignment.completed",
-                    in_turn(report.record_handed_on, board.record_holder),
-                ),
-                Subscription(
-                    department,
-                    "assignment.cancelled",
-                    in_turn(report.record_handed_on, board.record_holder),
-                ),
-                Subscription(
-                    department,
-                    "wait_time.exceeded",
-                    in_turn(report.record_breach, board.record_escalation),
-                ),
-            )
-        ),
-    ]
+    handles = Handlers()
+    handles("triage", triage.ENCOUNTER_UPDATED)(to(VisitStatus.IN_TRIAGE))
+    handles("triage", triage.TRIAGE_COMPLETED)(to(VisitStatus.WAITING_CONSULTATION))
+    handles("triage", triage.TRIAGE_COMPLETED)(report.record_colour)
+    handles("clinical", clinical.DIAGNOSIS_ADDED)(to(VisitStatus.IN_CONSULTATION))
+    handles("clinical", clinical.DIAGNOSIS_ADDED)(report.record_diagnosis)
+    handles("clinical", clinical.PRESCRIPTION_CREATED, clinical.LAB_REQUEST_CREATED)(
+        to(VisitStatus.IN_CONSULTATION)
+    )
+    handles("clinical", clinical.CONSULTATION_COMPLETED)(on_consultation_completed)
+    handles("billing", billing.VISIT_READY_FOR_PAYMENT)(to(VisitStatus.WAITING_PAYMENT))
+    handles("billing", billing.INVOICE_SETTLED)(on_invoice_settled)
+    # The daily report's and the visits board's read model (registration.report, .board).
+    handles("billing", billing.PAYMENT_COMPLETED)(report.record_payment)
+    # Each stage's arrival, hand-on and breaches; who holds the patient there now.
+    arrived = (assignment_key("created"),)
+    moved = tuple(map(assignment_key, ("claimed", "transferred", "returned_to_queue")))
+    left = tuple(map(assignment_key, ("completed", "cancelled")))
+    for department in DEPARTMENTS:
+        handles(department, *arrived)(report.record_arrival)
+        handles(department, *left)(report.record_handed_on)
+        handles(department, *arrived, *moved, *left)(board.record_holder)
+        handles(department, WAIT_TIME_EXCEEDED)(report.record_breach)
+        handles(department, WAIT_TIME_EXCEEDED)(board.record_escalation)
+    return handles.subscriptions()

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from kliniki.app import ConsumerSpec, create_service_app
 from kliniki.settings import ServiceSettings
-from registration.api import router
+from registration.api import registration_router
 from registration.handlers import subscriptions
 from registration.models import Base
 
@@ -15,7 +15,7 @@ def create_app() -> FastAPI:
     return create_service_app(
         ServiceSettings(service_name="registration"),
         Base.metadata,
-        routers=[router],
+        routers=[registration_router()],
         consumers=[ConsumerSpec("inbox", subscriptions())],
         description="Patients, OP numbers, visits and follow-up appointments.",
     )

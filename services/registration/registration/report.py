@@ -23,6 +23,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kliniki.contracts import billing, clinical, triage
+from kliniki.contracts.worklist import AssignmentEvent, WaitTimeExceeded
 from kliniki.events import CloudEvent
 from kliniki.schemas import ApiModel
 from kliniki.uow import UnitOfWork
@@ -73,14 +75,9 @@ class DailyReport(ApiModel):
 # -- keeping the read model (event handlers) --------------------------------------------------
 
 
-def _when(value: object, fallback: dt.datetime) -> dt.datetime:
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else fallback
-
-
-async def record_colour(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+async def record_colour(uow: UnitOfWork, event: CloudEvent, data: triage.TriageCompleted) -> None:
     statement = pg_insert(VisitTriage).values(
-        visit_id=data["visitId"], triage_colour=data.get("triageColour")
+        visit_id=data.visit_id, triage_colour=data.triage_colour
     )
     await uow.session.execute(
         statement.on_conflict_do_update(
@@ -90,63 +87,63 @@ async def record_colour(uow: UnitOfWork, event: CloudEvent) -> None:
     )
 
 
-async def record_arrival(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+async def record_arrival(uow: UnitOfWork, event: CloudEvent, data: AssignmentEvent) -> None:
     await uow.session.execute(
         pg_insert(StageWait)
         .values(
-            assignment_id=data["id"],
-            visit_id=data.get("visitId"),
-            stage=data["assignmentType"],
-            arrived_at=_when(data.get("createdAt"), event.time),
+            assignment_id=data.id,
+            visit_id=data.visit_id,
+            stage=data.assignment_type,
+            arrived_at=data.created_at,
             breaches=0,
         )
         .on_conflict_do_nothing()
     )
 
 
-async def record_handed_on(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
-    done = _when(data.get("completedAt"), event.time)
-    await record_arrival(uow, event)  # the creation may not have been heard (older visits)
+async def record_handed_on(uow: UnitOfWork, event: CloudEvent, data: AssignmentEvent) -> None:
+    done = data.completed_at or event.time
+    await record_arrival(uow, event, data)  # the creation may not have been heard (older visits)
     await uow.session.execute(
-        update(StageWait).where(StageWait.assignment_id == data["id"]).values(done_at=done)
+        update(StageWait).where(StageWait.assignment_id == data.id).values(done_at=done)
     )
 
 
-async def record_breach(uow: UnitOfWork, event: CloudEvent) -> None:
-    if event.data.get("level") != 1:  # a breach is counted once, at its first escalation
+async def record_breach(uow: UnitOfWork, event: CloudEvent, data: WaitTimeExceeded) -> None:
+    if data.level != 1:  # a breach is counted once, at its first escalation
         return
     await uow.session.execute(
         update(StageWait)
-        .where(StageWait.assignment_id == event.data["assignmentId"])
+        .where(StageWait.assignment_id == data.assignment_id)
         .values(breaches=StageWait.breaches + 1)
     )
 
 
-async def record_diagnosis(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+async def record_diagnosis(
+    uow: UnitOfWork, event: CloudEvent, data: clinical.DiagnosisAdded
+) -> None:
     await uow.session.execute(
         pg_insert(DiagnosisMade)
         .values(
-            diagnosis_id=data["diagnosisId"],
-            visit_id=data["visitId"],
-            code=data["diagnosisCode"],
-            name=data.get("diagnosisName") or data["diagnosisCode"],
+            diagnosis_id=data.diagnosis_id,
+            visit_id=data.visit_id,
+            code=data.diagnosis_code,
+            name=data.diagnosis_name or data.diagnosis_code,
         )
         .on_conflict_do_nothing()
     )
 
 
-async def record_payment(uow: UnitOfWork, event: CloudEvent) -> None:
-    data = event.data
+async def record_payment(
+    uow: UnitOfWork, event: CloudEvent, data: billing.PaymentCompleted
+) -> None:
     await uow.session.execute(
         pg_insert(PaymentTaken)
         .values(
-            payment_id=data["paymentId"],
-            visit_id=data["visitId"],
-            payment_type=data.get("paymentType") or "UNKNOWN",
-            amount=Decimal(str(data["amount"])),
+            payment_id=data.payment_id,
+            visit_id=data.visit_id,
+            payment_type=data.payment_type or "UNKNOWN",
+            amount=data.amount,
             paid_at=event.time,
         )
         .on_conflict_do_nothing()

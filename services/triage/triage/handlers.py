@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kliniki.consumer import Subscription
+from kliniki.contracts import Handlers, registration
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import Priority
@@ -11,20 +12,23 @@ from triage.service import open_encounter
 
 
 def intake_subscriptions(worklist: Worklist) -> list[Subscription]:
-    async def take_in(uow: UnitOfWork, event: CloudEvent) -> None:
-        """A new patient (``patient.registered``) or a returning one's visit (``visit.opened``),
-        already remembered (kliniki.department): onto the triage worklist."""
-        data = event.data
-        await open_encounter(uow.session, data["patientId"], data["visitId"])
+    handles = Handlers()
+
+    @handles("registration", registration.PATIENT_REGISTERED, registration.VISIT_OPENED)
+    async def take_in(
+        uow: UnitOfWork,
+        event: CloudEvent,
+        data: registration.PatientRegistered | registration.VisitData,
+    ) -> None:
+        """A new patient or a returning one's visit, already remembered (kliniki.department):
+        onto the triage worklist."""
+        await open_encounter(uow.session, data.patient_id, data.visit_id)
         await worklist.place(
             uow,
-            patient_id=data["patientId"],
-            visit_id=data["visitId"],
+            patient_id=data.patient_id,
+            visit_id=data.visit_id,
             priority=Priority.NORMAL,
             cause=f"intake on {event.routing_key}",
         )
 
-    return [
-        Subscription("registration", "patient.registered", take_in),
-        Subscription("registration", "visit.opened", take_in),
-    ]
+    return handles.subscriptions()

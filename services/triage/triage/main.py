@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from kliniki.department import create_department_app
 from kliniki.settings import ServiceSettings
 from kliniki.worklist.service import Worklist
-from triage.api import router
+from triage.api import triage_router
 from triage.handlers import intake_subscriptions
 from triage.models import Base, worklist_models
 from triage.service import complete_triage
@@ -20,7 +20,7 @@ def create_app() -> FastAPI:
         settings,
         Base.metadata,
         worklist,
-        routers=[router],
+        routers=[triage_router()],
         subscriptions=intake_subscriptions(worklist),
         description="The triage worklist, encounters, vital signs and triage category.",
     )

@@ -9,13 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kliniki.contracts.triage import VitalSignsOut
 from kliniki.db import load
 from kliniki.measurements import Quantity
 from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
 from kliniki.problems import Conflict, InvalidInput
-from kliniki.records import edit
+from kliniki.records import edit, editing
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import priority_of
+from kliniki.worklist.models import AssignmentTable
 from triage import events
 from triage.domain import (
     CATEGORY_COLOUR,
@@ -27,7 +29,7 @@ from triage.domain import (
     tews_score,
 )
 from triage.models import Encounter
-from triage.schemas import EncounterOut, EncounterUpdate, VitalSignsOut
+from triage.schemas import EncounterOut, EncounterUpdate
 
 # Where each vital sign lives in the encounter table.
 COLUMNS = {
@@ -155,7 +157,7 @@ async def update_encounter(
     )
 
 
-async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
+async def complete_triage(uow: UnitOfWork, assignment: AssignmentTable) -> None:
     """The TRIAGE assignment is completed: close the encounter and hand the patient over."""
     encounter = await uow.session.scalar(
         select(Encounter).where(Encounter.visit_id == assignment.visit_id).with_for_update()
@@ -164,16 +166,14 @@ async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
         raise InvalidInput(
             "triageCategory", "record the triage category on the encounter before completing triage"
         )
-    before = encounter_out(encounter)
+    change = editing(uow, encounter, encounter_out, "ENCOUNTER")
+    category = TriageCategory(encounter.triage_category)
     encounter.status = "COMPLETED"
     encounter.completed_by = uow.actor_id
-    encounter.completed_at = dt.datetime.now(dt.UTC)
-    await uow.session.flush()
-    after = encounter_out(encounter)
-    category = TriageCategory(encounter.triage_category)
-    await uow.publish(
-        events.TRIAGE_COMPLETED,
-        events.TriageCompleted(
+    encounter.completed_at = completed_at = dt.datetime.now(dt.UTC)
+
+    def handed_over(after: EncounterOut) -> events.TriageCompleted:
+        return events.TriageCompleted(
             encounter_id=encounter.id,
             patient_id=encounter.patient_id,
             visit_id=encounter.visit_id,
@@ -183,9 +183,7 @@ async def complete_triage(uow: UnitOfWork, assignment: Any) -> None:
             chief_complaint=encounter.chief_complaint,
             vital_signs=after.vital_signs,
             completed_by=uow.actor_id,
-            completed_at=encounter.completed_at,
-        ),
-        subject=encounter.patient_id,
-        visit_id=encounter.visit_id,
-    )
-    await uow.audit("COMPLETE", "ENCOUNTER", encounter.id, before=before, after=after)
+            completed_at=completed_at,
+        )
+
+    await change.save("COMPLETE", event=events.TRIAGE_COMPLETED, data=handed_over)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import PlainSerializer
 
@@ -73,7 +73,7 @@ class InvoiceSettled(ApiModel):
     settled_at: dt.datetime
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract("billing", CHARGE_ADDED, ChargeAdded),
     Contract(
         "billing",

@@ -53,6 +53,10 @@ class PrescriptionCreated(ApiModel):
     created_at: dt.datetime
     version: int | None = None
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.prescription_id
+
 
 class LabRequestCreated(ApiModel):
     id: str | None = None
@@ -72,6 +76,10 @@ class LabRequestCreated(ApiModel):
     created_at: dt.datetime
     version: int | None = None
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.lab_request_id
+
 
 class PrescriptionCancelled(ApiModel):
     prescription_id: str
@@ -80,6 +88,10 @@ class PrescriptionCancelled(ApiModel):
     cancelled_by: str
     reason: str
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.prescription_id
+
 
 class LabRequestCancelled(ApiModel):
     lab_request_id: str
@@ -87,6 +99,10 @@ class LabRequestCancelled(ApiModel):
     visit_id: str
     cancelled_by: str
     reason: str
+
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.lab_request_id
 
 
 class ConsultationCompleted(ApiModel):
@@ -101,7 +117,7 @@ class ConsultationCompleted(ApiModel):
     pending_prescriptions: int = 0
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract("clinical", DIAGNOSIS_ADDED, DiagnosisAdded),
     Contract("clinical", PRESCRIPTION_CREATED, PrescriptionCreated),
     Contract("clinical", LAB_REQUEST_CREATED, LabRequestCreated),

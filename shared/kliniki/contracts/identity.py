@@ -6,6 +6,8 @@ exists, their name and roles, and whether they may still sign in. Never a passwo
 
 from __future__ import annotations
 
+from typing import Any
+
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
 
@@ -27,4 +29,4 @@ class StaffData(ApiModel):
     version: int
 
 
-CONTRACTS: list[Contract] = [Contract("identity", key, StaffData) for key in STAFF_EVENTS]
+CONTRACTS: list[Contract[Any]] = [Contract("identity", key, StaffData) for key in STAFF_EVENTS]

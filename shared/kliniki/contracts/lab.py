@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
@@ -63,8 +64,12 @@ class LabRequestCompleted(ApiModel):
     completed_at: dt.datetime
     version: int
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.lab_request_id
 
-CONTRACTS: list[Contract] = [
+
+CONTRACTS: list[Contract[Any]] = [
     Contract(
         "lab",
         LAB_REQUEST_UPDATED,

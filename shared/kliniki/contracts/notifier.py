@@ -25,6 +25,6 @@ class NotificationCreated(ApiModel):
     notifications: list[StoredNotification]
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract("notifier", NOTIFICATION_CREATED, NotificationCreated, "internal fan-out")
 ]

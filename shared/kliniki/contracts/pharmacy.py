@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
@@ -28,5 +29,11 @@ class PrescriptionDispensed(ApiModel):
     prescribed_by: str | None = None
     version: int | None = None
 
+    @property
+    def order_id(self) -> str:  # the order's id, whichever kind (kliniki.worklist.orders)
+        return self.prescription_id
 
-CONTRACTS: list[Contract] = [Contract("pharmacy", PRESCRIPTION_DISPENSED, PrescriptionDispensed)]
+
+CONTRACTS: list[Contract[Any]] = [
+    Contract("pharmacy", PRESCRIPTION_DISPENSED, PrescriptionDispensed)
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
@@ -79,7 +80,7 @@ class AppointmentScheduled(ApiModel):
     version: int
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract(
         "registration",
         PATIENT_REGISTERED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
@@ -63,7 +64,7 @@ class TriageCompleted(ApiModel):
     completed_at: dt.datetime
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     Contract("triage", ENCOUNTER_UPDATED, EncounterUpdated),
     Contract("triage", TRIAGE_COMPLETED, TriageCompleted),
 ]

@@ -3,6 +3,8 @@ assignments' changes and waits past their target (kliniki.worklist)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kliniki.contracts import Contract
 from kliniki.schemas import ApiModel
 from kliniki.worklist.schemas import AssignmentEvent
@@ -39,7 +41,7 @@ def assignment_key(change: str) -> str:
     return f"assignment.{change}"
 
 
-CONTRACTS: list[Contract] = [
+CONTRACTS: list[Contract[Any]] = [
     *(
         Contract(department, assignment_key(change), AssignmentEvent)
         for department in DEPARTMENTS

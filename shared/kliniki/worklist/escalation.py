@@ -19,14 +19,15 @@ from typing import Any
 from sqlalchemy import case, func, literal, or_, select
 
 from kliniki.access import Stage
+from kliniki.contracts.worklist import WAIT_TIME_EXCEEDED
 from kliniki.kernel import Kernel
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import AssignmentStatus
+from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist
 
 log = logging.getLogger(__name__)
 
-WAIT_TIME_EXCEEDED = "wait_time.exceeded"
 UNTRIAGED = "UNTRIAGED"
 MAX_LEVEL = 2  # past the target, then past twice the target
 BATCH = 50
@@ -98,7 +99,7 @@ async def escalate_due(kernel: Kernel, worklist: Worklist) -> int:
 async def _escalate(
     uow: UnitOfWork,
     worklist: Worklist,
-    assignment: Any,
+    assignment: AssignmentTable,
     colour: str | None,
     targets: dict[str, float],
     now: dt.datetime,

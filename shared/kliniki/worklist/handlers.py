@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kliniki.access import Stage
 from kliniki.consumer import Subscription
+from kliniki.contracts import registration, triage
 from kliniki.events import CloudEvent
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.service import Worklist
@@ -29,12 +30,12 @@ def patient_snapshot_subscriptions(worklist: Worklist) -> list[Subscription]:
     colours = (
         []
         if worklist.stage is Stage.TRIAGE
-        else [Subscription("triage", "triage.completed", remember_colour)]
+        else [Subscription("triage", triage.TRIAGE_COMPLETED, remember_colour)]
     )
     return [
         *colours,
-        Subscription("registration", "patient.registered", remember),
-        Subscription("registration", "visit.updated", withdraw_cancelled),
-        Subscription("registration", "patient.updated", remember),
-        Subscription("registration", "visit.opened", remember),
+        Subscription("registration", registration.PATIENT_REGISTERED, remember),
+        Subscription("registration", registration.VISIT_UPDATED, withdraw_cancelled),
+        Subscription("registration", registration.PATIENT_UPDATED, remember),
+        Subscription("registration", registration.VISIT_OPENED, remember),
     ]

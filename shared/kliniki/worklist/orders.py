@@ -19,33 +19,41 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.consumer import RetryLater
+from kliniki.consumer import RetryLater, Subscription
+from kliniki.contracts import Handlers, ParsedHandler
 from kliniki.db import load
 from kliniki.events import CloudEvent
 from kliniki.paging import Page, PageRequest, fetch_page, require_patient_or_visit
 from kliniki.problems import Conflict
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import AssignmentStatus, Priority
+from kliniki.worklist.models import AssignmentTable
 from kliniki.worklist.service import Worklist
 
 CANCELLED = "CANCELLED"
 
 
-def ordered_at(event: CloudEvent) -> dt.datetime:
-    """When the clinician placed the order: its ``createdAt``, else the event's time."""
-    created = event.data.get("createdAt")
-    return dt.datetime.fromisoformat(created) if isinstance(created, str) else event.time
+class OrderedByClinical(Protocol):
+    """What clinical's events say of every order (``kliniki.contracts.clinical``)."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def patient_id(self) -> str: ...
+    @property
+    def visit_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class Orders:
-    model: type
+    # LabRequest, Prescription: the columns named in this module's docstring.
+    model: type[Any]
     resource: str  # the audit log's name for it: LAB_REQUEST, PRESCRIPTION
     noun: str  # in messages: "lab request"
     open_statuses: frozenset[str]
@@ -93,14 +101,29 @@ class Orders:
         found = await fetch_page(session, query, keys, page)
         return Page([self.to_out(o) for o in found.items], found.next_cursor)
 
-    async def known_patient(
-        self, worklist: Worklist, session: AsyncSession, patient_id: str
-    ) -> Any:
-        """The patient's snapshot; an order that overtook registration's event waits for it."""
-        snapshot = await session.get(worklist.models.PatientSnapshot, patient_id)
+    async def arrived(
+        self,
+        uow: UnitOfWork,
+        worklist: Worklist,
+        order: OrderedByClinical,
+        event: CloudEvent,
+    ) -> dict[str, Any] | None:
+        """The columns every department's copy of a new order shares: its id, its patient's
+        name and number from the snapshot, its visit. None when the order is here already
+        (announced again under a new event id); an order that overtook registration's event
+        waits for it."""
+        if await uow.session.get(self.model, order.order_id) is not None:
+            return None
+        snapshot = await uow.session.get(worklist.models.PatientSnapshot, order.patient_id)
         if snapshot is None:
-            raise RetryLater(f"patient {patient_id} is not known here yet")
-        return snapshot
+            raise RetryLater(f"patient {order.patient_id} is not known here yet")
+        return {
+            "id": order.order_id,
+            "patient_id": order.patient_id,
+            "visit_id": order.visit_id or event.visitid or snapshot.current_visit_id,
+            "patient_name": snapshot.full_name,
+            "op_number": snapshot.op_number,
+        }
 
     async def receive(
         self, uow: UnitOfWork, worklist: Worklist, order: Any, *, priority: Priority, cause: str
@@ -168,7 +191,7 @@ class Orders:
             uow, assignment.id, expected_version=assignment.version, fields={"status": status.value}
         )
 
-    async def refuse_closing_while_open(self, uow: UnitOfWork, assignment: Any) -> None:
+    async def refuse_closing_while_open(self, uow: UnitOfWork, assignment: AssignmentTable) -> None:
         """The ``before_assignment_closed`` hook: a patient leaves this worklist (completed or
         cancelled) only with their orders done or cancelled."""
         if assignment.visit_id is None:
@@ -182,3 +205,28 @@ class Orders:
                 "cancel them first; the assignment then completes by itself",
                 openOrders=[o.id for o in still_open],
             )
+
+
+def order_subscriptions(
+    orders: Orders,
+    worklist: Worklist,
+    receive: ParsedHandler[Any],
+    *,
+    created: str,
+    cancelled: str,
+) -> list[Subscription]:
+    """A fulfilling department's intake of clinical's orders: a new one is kept by
+    ``receive`` (it puts the patient on the worklist); a cancelled one stops work."""
+    handles = Handlers()
+    handles("clinical", created)(receive)
+
+    @handles("clinical", cancelled)
+    async def on_cancelled(uow: UnitOfWork, event: CloudEvent, data: OrderCancelled) -> None:
+        await orders.cancel(uow, worklist, data.order_id, reason=data.reason)
+
+    return handles.subscriptions()
+
+
+class OrderCancelled(OrderedByClinical, Protocol):
+    @property
+    def reason(self) -> str: ...

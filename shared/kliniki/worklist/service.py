@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kliniki.access import STAGE_ROLE, assignment_record
+from kliniki.contracts.worklist import assignment_key
 from kliniki.db import load
 from kliniki.directory import StaffMember
 from kliniki.paging import Page, PageRequest, fetch_page
@@ -28,10 +30,10 @@ from kliniki.worklist.domain import (
     classify_change,
     pick_assignee,
 )
-from kliniki.worklist.models import WorklistModels
+from kliniki.worklist.models import AssignmentTable, PatientSnapshotTable, WorklistModels
 from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut, WorklistSummary
 
-AssignmentHook = Callable[[UnitOfWork, Any], Awaitable[None]]
+AssignmentHook = Callable[[UnitOfWork, AssignmentTable], Awaitable[None]]
 
 
 def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> None:
@@ -106,13 +108,13 @@ class Worklist:
 
     async def get(
         self, session: AsyncSession, assignment_id: str, *, for_update: bool = False
-    ) -> Any:
+    ) -> AssignmentTable:
         label = f"{self.stage.value} assignment"
         return await load(
             session, self.models.Assignment, assignment_id, label, for_update=for_update
         )
 
-    async def roster(self, session: AsyncSession) -> list[DutyOut]:
+    async def roster(self, session: AsyncSession) -> builtins.list[DutyOut]:
         """Who is on the roster (a read: the roster was seeded at start-up, ``seed_roster``)."""
         counts = await self._active_counts(session)
         shifts = (await session.scalars(select(self.models.DutyShift).order_by("user_id"))).all()
@@ -168,7 +170,7 @@ class Worklist:
         notes: str | None = None,
         reason: str | None = None,
         cause: str = "created",
-    ) -> tuple[Any, bool]:
+    ) -> tuple[AssignmentTable, bool]:
         """Put a patient on this worklist for a visit, once; True if a new assignment was made.
 
         A patient is on a department's worklist at most once per visit. When they already are
@@ -201,7 +203,7 @@ class Worklist:
 
     async def _snapshot_and_owner(
         self, session: AsyncSession, patient_id: str, visit_id: str | None
-    ) -> tuple[Any | None, str | None]:
+    ) -> tuple[PatientSnapshotTable | None, str | None]:
         """The patient's snapshot and whose visit ``visit_id`` is, in one query."""
         snap, visits = self.models.PatientSnapshot, self.models.PatientVisit
         owner = (
@@ -213,7 +215,9 @@ class Worklist:
         row = (await session.execute(query)).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
-    async def active_for_visit(self, session: AsyncSession, visit_id: str) -> Any | None:
+    async def active_for_visit(
+        self, session: AsyncSession, visit_id: str
+    ) -> AssignmentTable | None:
         a = self.models.Assignment
         return await session.scalar(
             select(a)
@@ -224,7 +228,7 @@ class Worklist:
     async def _route(
         self,
         uow: UnitOfWork,
-        assignment: Any,
+        assignment: AssignmentTable,
         assigned_to_user_id: str | None,
         priority: Priority,
         notes: str | None,
@@ -257,21 +261,21 @@ class Worklist:
     async def _create(
         self,
         uow: UnitOfWork,
-        snapshot: Any,
+        snapshot: PatientSnapshotTable,
         visit_id: str | None,
         priority: Priority,
         assigned_to_user_id: str | None,
         notes: str | None,
         reason: str | None,
         cause: str,
-    ) -> Any | None:
+    ) -> AssignmentTable | None:
         """The new assignment, or None when the visit already has an active one here."""
         session = uow.session
         assignee = await self._choose(session, assigned_to_user_id)
         a = self.models.Assignment
         # One statement, no savepoint: the unique index of active assignments per visit
         # decides, and a conflict returns no row instead of failing the transaction.
-        assignment = await session.scalar(
+        assignment: AssignmentTable | None = await session.scalar(
             pg_insert(a)
             .values(
                 assignment_type=self.stage.value,
@@ -315,7 +319,7 @@ class Worklist:
         expected_version: int | None,
         fields: dict[str, Any],
         actor_roles: frozenset[str] | None = None,
-    ) -> Any:
+    ) -> AssignmentTable:
         """Claim, transfer, return, complete, cancel or re-prioritise (``fields`` as sent).
 
         ``actor_roles`` are the roles of the person asking; None when the department itself
@@ -485,7 +489,7 @@ class Worklist:
     async def _announce(
         self,
         uow: UnitOfWork,
-        assignment: Any,
+        assignment: AssignmentTable,
         change: Change,
         previous: str | None,
         before: AssignmentOut,
@@ -504,7 +508,7 @@ class Worklist:
         )
 
     async def _publish(
-        self, uow: UnitOfWork, assignment: Any, change: str, previous: str | None
+        self, uow: UnitOfWork, assignment: AssignmentTable, change: str, previous: str | None
     ) -> None:
         data = AssignmentEvent.model_validate(
             {
@@ -514,7 +518,7 @@ class Worklist:
             }
         )
         await uow.publish(
-            f"assignment.{change}",
+            assignment_key(change),
             data,
             subject=assignment.patient_id,
             visit_id=assignment.visit_id,
@@ -536,7 +540,7 @@ class Worklist:
             on_duty = await self._on_duty(session)
         return pick_assignee(on_duty)
 
-    async def _on_duty(self, session: AsyncSession) -> list[Candidate]:
+    async def _on_duty(self, session: AsyncSession) -> builtins.list[Candidate]:
         """Who is on duty, each with their count of active assignments: one query (it runs
         for every patient placed)."""
         shift, a = self.models.DutyShift, self.models.Assignment
@@ -559,7 +563,7 @@ class Worklist:
             .where(a.status == AssignmentStatus.ACTIVE.value, a.assigned_to_user_id.is_not(None))
             .group_by(a.assigned_to_user_id)
         )
-        return {user: count for user, count in rows.all()}
+        return {user: count for user, count in rows.all() if user is not None}
 
     async def seed_roster(self, session: AsyncSession) -> None:
         """At start-up: an empty roster is seeded from the staff directory, so that reading it
