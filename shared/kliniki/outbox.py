@@ -123,7 +123,7 @@ class OutboxRelay:
 
     def attach(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Sessions of ``sessionmaker`` wake this relay after committing events, in memory."""
-        sessionmaker.configure(info={RELAY_WAKE: self.wake})
+        sessionmaker.configure(info={**sessionmaker.kw.get("info", {}), RELAY_WAKE: self.wake})
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="outbox-listen")

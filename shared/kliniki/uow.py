@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -54,6 +55,12 @@ class UnitOfWork:
         # Events and audit records of this transaction, written when it commits.
         self.published: list[CloudEvent] = []
         self.audit_records: list[AuditRecord] = []
+        # Run once the transaction committed (never if it rolls back): in-process follow-ups.
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` right after this unit of work commits (not if it rolls back)."""
+        self._after_commit.append(callback)
 
     async def publish(
         self,
@@ -129,10 +136,14 @@ class UnitOfWork:
         await self.session.commit()
         if staged:
             wake_relay(self.session)
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     async def rollback(self) -> None:
         self.published.clear()
         self.audit_records.clear()
+        self._after_commit.clear()
         await self.session.rollback()
 
     # -- Idempotency-Key (README, "How it holds together": retries are safe) ---------

@@ -8,6 +8,7 @@ sockets it holds (see ``live.py``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Protocol
 
 from sqlalchemy import insert, select
@@ -33,6 +34,8 @@ from notifier import frames
 from notifier.models import Notification, VisitView
 
 handles = Handlers()
+# ``Session.info`` key: this replica's live delivery (``NotificationTail.offer``), see live.py.
+LIVE_OFFER = "notifier.live_offer"
 
 
 async def store_and_announce(
@@ -76,6 +79,12 @@ async def store_and_announce(
         subject=event.subject,
         visit_id=event.visitid,
     )
+    # This replica's own sockets get the frames right after the commit, not a relay and a
+    # broker round trip later (the announcement then finds them delivered); the others'
+    # sockets get them from the announcement.
+    offer = uow.session.info.get(LIVE_OFFER)
+    if offer is not None:
+        uow.after_commit(functools.partial(offer, [to_json(n) for n in stored]))
 
 
 async def _view(uow: UnitOfWork, visit_id: str, patient_id: str) -> VisitView:

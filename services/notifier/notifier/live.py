@@ -6,7 +6,10 @@ needs each user's frames in id order, so the broker message is only a wake-up: t
 reads ``notifications`` from the database after the last id it delivered (its *tail*). That is
 gap-free because a trigger (migration 0002) makes notification ids commit in order: once id N
 is visible, every smaller id is committed or gone for good. When a message carries exactly the
-ids after the tail (the usual case) they are delivered without reading the database.
+ids after the tail (the usual case) they are delivered without reading the database. The
+replica that stored the frames offers them itself right after its commit
+(``deliver_own_commits``), so its own sockets do not wait for the relay and the broker; the
+announcement that follows carries ids already delivered and is dropped.
 
 Each replica binds its own exclusive, auto-deleted queue to ``notifier.events``; a slow poll
 catches anything whose wake-up was lost.
@@ -26,6 +29,7 @@ from sqlalchemy import func, select
 from kliniki.contracts.notifier import NOTIFICATION_CREATED
 from kliniki.events import CloudEvent
 from kliniki.kernel import Kernel
+from notifier.handlers import LIVE_OFFER
 from notifier.hub import Hub
 from notifier.models import Notification
 
@@ -46,7 +50,8 @@ class NotificationTail:
         self._reading = asyncio.Lock()
 
     def offer(self, notifications: list[dict[str, Any]]) -> None:
-        """A wake-up from the broker, with what was stored."""
+        """What was stored (committed): from the broker, or from this replica's own commit."""
+        notifications = sorted(notifications, key=lambda n: int(n["id"]))
         ids = [n["id"] for n in notifications]
         if (
             self.position is not None
@@ -113,6 +118,17 @@ class NotificationTail:
             self._wake.clear()
 
 
+def deliver_own_commits(tail: NotificationTail) -> Callable[[Kernel], Awaitable[None]]:
+    """A startup step: this process's units of work offer their frames to ``tail`` once
+    committed (``notifier.handlers.store_and_announce``)."""
+
+    async def offer_own_commits_live(kernel: Kernel) -> None:
+        info = kernel.sessionmaker.kw.get("info", {})
+        kernel.sessionmaker.configure(info={**info, LIVE_OFFER: tail.offer})
+
+    return offer_own_commits_live
+
+
 def live_tasks(
     tail: NotificationTail, replica_id: str
 ) -> list[Callable[[Kernel], Awaitable[None]]]:
@@ -136,7 +152,6 @@ def live_tasks(
                 try:
                     event = CloudEvent.model_validate_json(message.body)
                     notifications = list(event.data.get("notifications", []))
-                    notifications.sort(key=lambda n: int(n["id"]))
                 except (ValueError, KeyError, TypeError):
                     log.error("ignoring a malformed live frame: %r", message.body[:200])
                     return

@@ -11,7 +11,7 @@ from notifier.api import notifications_router
 from notifier.cluster import PresenceCluster, new_replica_id
 from notifier.handlers import subscriptions
 from notifier.hub import Hub
-from notifier.live import NotificationTail, live_tasks
+from notifier.live import NotificationTail, deliver_own_commits, live_tasks
 from notifier.models import Base
 from notifier.presence import PresenceBoard
 from notifier.settings import NotifierSettings
@@ -39,6 +39,7 @@ def create_app() -> SocketsFirst:
         routers=[notifications_router(), websocket_router(serve_socket)],
         consumers=[ConsumerSpec("notifications", subscriptions())],
         background=[*live_tasks(tail, replica_id), *cluster.background_tasks()],
+        startup=[deliver_own_commits(tail)],
         description="Live notifications, presence and typing over WebSockets at /ws. "
         "The JavaScript client is at /static/kliniki-live.js.",
         app_class=SocketsFirst,
