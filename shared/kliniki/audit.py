@@ -63,13 +63,21 @@ def record_hash(prev_hash: str, record: dict[str, Any]) -> str:
 
 
 async def append_records(
-    session: AsyncSession, tables: KernelTables, records: Iterable[AuditRecord]
+    session: AsyncSession,
+    tables: KernelTables,
+    records: Iterable[AuditRecord],
+    *,
+    chain_locked: bool = False,
 ) -> None:
+    """Append ``records`` to the chain. ``chain_locked``: the transaction already holds
+    ``AUDIT_CHAIN_LOCK`` (taken by an earlier statement of it: the last hash must be read by
+    a statement that starts after the lock is held, so they cannot share one)."""
     records = list(records)
     if not records:
         return
     audit = tables.audit_log
-    await session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    if not chain_locked:
+        await session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
     prev = await session.scalar(select(audit.c.hash).order_by(audit.c.id.desc()).limit(1))
     prev = prev or GENESIS
     rows = []

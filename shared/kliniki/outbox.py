@@ -71,13 +71,20 @@ TRANSIENT_ERRORS = (
 
 
 async def stage_events(
-    session: AsyncSession, tables: KernelTables, events: list[CloudEvent]
-) -> None:
+    session: AsyncSession,
+    tables: KernelTables,
+    events: list[CloudEvent],
+    *,
+    lock: int | None = None,
+) -> bool:
     """Write ``events`` to the outbox in the session's transaction, in this order, in one
     statement. In a service the relay of the same process is woken after the commit
-    (``wake_relay``); elsewhere (a tool) a NOTIFY in the same statement wakes the relays."""
+    (``wake_relay``); elsewhere (a tool) a NOTIFY in the same statement wakes the relays.
+
+    ``lock``: a transaction-scoped advisory lock (the audit chain's) taken by the same
+    statement, saving its own round trip; True if it was taken (there were events)."""
     if not events:
-        return
+        return False
     rows = insert(tables.outbox).values(
         [
             {
@@ -88,11 +95,14 @@ async def stage_events(
             for event in events
         ]
     )
-    if RELAY_WAKE in session.info:
-        await session.execute(rows)
+    also = [] if RELAY_WAKE in session.info else [func.pg_notify(NOTIFY_CHANNEL, "")]
+    if lock is not None:
+        also.append(func.pg_advisory_xact_lock(lock))
+    if also:  # a data-modifying CTE runs whether or not the SELECT reads it
+        await session.execute(select(*also).add_cte(rows.cte("staged")))
     else:
-        notify = select(func.pg_notify(NOTIFY_CHANNEL, ""))
-        await session.execute(notify.add_cte(rows.cte("staged")))
+        await session.execute(rows)
+    return lock is not None
 
 
 def wake_relay(session: AsyncSession) -> None:

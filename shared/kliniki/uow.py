@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.audit import AuditRecord, append_records
+from kliniki.audit import AUDIT_CHAIN_LOCK, AuditRecord, append_records
 from kliniki.db import KernelTables
 from kliniki.events import CloudEvent, versioned_type
 from kliniki.outbox import stage_events, wake_relay
@@ -128,10 +128,18 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.flush()  # every row lock is taken before the audit chain's lock
         staged = bool(self.published)
-        await stage_events(self.session, self.tables, self.published)
+        # The outbox statement also takes the audit chain's lock (one round trip fewer), so
+        # the lock is held, as before, for the chain's last hash, its INSERT and the commit.
+        chain_locked = await stage_events(
+            self.session,
+            self.tables,
+            self.published,
+            lock=AUDIT_CHAIN_LOCK if self.audit_records else None,
+        )
         self.published.clear()
-        # Last, so the chain's lock is held for two statements and the commit only.
-        await append_records(self.session, self.tables, self.audit_records)
+        await append_records(
+            self.session, self.tables, self.audit_records, chain_locked=chain_locked
+        )
         self.audit_records.clear()
         await self.session.commit()
         if staged:
