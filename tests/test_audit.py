@@ -106,3 +106,34 @@ async def test_tampering_behind_the_databases_back_is_detected(stack: Stack, htt
     assert deleted.returncode == 1
     assert "removed or altered" in deleted.stdout
     assert (await asyncio.to_thread(verify_cli, stack, "registration")).returncode == 0
+
+
+async def test_the_chain_holds_when_many_changes_commit_at_once(stack: Stack, http) -> None:
+    """Registrations side by side, and triage's partitions taking them in at the same time:
+    each transaction extends the chain from the record the one before it wrote."""
+    url = f"{stack.url('registration')}/patients"
+    responses = await asyncio.gather(
+        *(
+            http.post(url, json=another_patient(), headers=auth("alice_receptionist"))
+            for _ in range(20)
+        )
+    )
+    assert all(r.status_code == 201 for r in responses)
+    ids = {r.json()["id"] for r in responses}
+    db = await stack.connect_db("triage")
+    try:
+        for _ in range(150):  # until triage took every one of them in
+            taken = await db.fetchval(
+                "select count(distinct after->>'patientId') from audit_log"
+                " where resource = 'ASSIGNMENT' and after->>'patientId' = any($1)",
+                list(ids),
+            )
+            if taken == len(ids):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await db.close()
+    for service in ("registration", "triage"):
+        result = await asyncio.to_thread(verify_cli, stack, service)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "chain intact" in result.stdout
