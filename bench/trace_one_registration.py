@@ -52,6 +52,7 @@ class Span:
     name: str
     start_ns: int
     end_ns: int
+    statement: str = ""  # a SQL statement's first words
 
 
 SPANS: list[Span] = []
@@ -69,8 +70,18 @@ class _Receiver(BaseHTTPRequestHandler):
             service = names[keys.index("service.name")] if "service.name" in keys else "?"
             for scope in resource.scope_spans:
                 for span in scope.spans:
+                    statement = next(
+                        (a.value.string_value for a in span.attributes if a.key == "db.statement"),
+                        "",
+                    )
                     spans.append(
-                        Span(service, span.name, span.start_time_unix_nano, span.end_time_unix_nano)
+                        Span(
+                            service,
+                            span.name,
+                            span.start_time_unix_nano,
+                            span.end_time_unix_nano,
+                            " ".join(statement.split())[:90],
+                        )
                     )
         with SPANS_LOCK:
             SPANS.extend(spans)
@@ -187,7 +198,7 @@ def main() -> None:
     total = (typical.frame_ns - typical.returned_ns) / 1e6
     print(f"\nfull timeline of one registration ({total:.1f} ms):")
     for start, end, span in timeline(typical):
-        print(f"  {start:8.2f} .. {end:8.2f}  {span.service:12} {span.name}")
+        print(f"  {start:8.2f} .. {end:8.2f}  {span.service:12} {span.statement or span.name}")
     print(f"  {total:8.2f}               client       Sarah's frame")
 
 

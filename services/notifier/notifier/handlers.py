@@ -57,7 +57,12 @@ async def store_and_announce(
     ]
     ids = (
         await uow.session.scalars(
-            insert(Notification).returning(Notification.id, sort_by_parameter_order=True), rows
+            insert(Notification)
+            .returning(Notification.id, sort_by_parameter_order=True)
+            # NULLs written, not left out: every row has the same columns, so all of them
+            # go in one statement (left out, a frame for a user and one for a role differ).
+            .execution_options(render_nulls=True),
+            rows,
         )
     ).all()
     stored = [
