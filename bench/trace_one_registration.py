@@ -184,6 +184,15 @@ def main() -> None:
             starts[(*key, seen[key])].append(start)
             ends[(*key, seen[key])].append(end)
             seen[key] += 1
+    counts: dict[str, list[int]] = defaultdict(list)
+    for registration in registrations:
+        statements = [s for start, _, s in timeline(registration) if s.statement and start > 0]
+        for service in SERVICES:
+            counts[service].append(sum(1 for span in statements if span.service == service))
+    print(
+        "SQL statements before Sarah's frame (median per registration, after the POST's own): "
+        + ", ".join(f"{service} {statistics.median(n):g}" for service, n in counts.items())
+    )
     print("\nmedian milestones (ms from POST returned; spans seen in at least half the runs):")
     rows = [
         (statistics.median(starts[k]), statistics.median(ends[k]), k)
