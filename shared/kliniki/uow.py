@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ from kliniki.db import KernelTables
 from kliniki.events import CloudEvent, versioned_type
 from kliniki.outbox import stage_events, wake_relay
 from kliniki.problems import InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 def to_json(value: Any) -> Any:
@@ -146,7 +149,10 @@ class UnitOfWork:
             wake_relay(self.session)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
-            callback()
+            try:
+                callback()
+            except Exception:  # committed: a follow-up's failure is not the change's
+                log.exception("after-commit step %r failed", callback)
 
     async def rollback(self) -> None:
         self.published.clear()
