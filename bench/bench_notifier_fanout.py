@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import resource
@@ -47,7 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
 
+from kliniki.contracts.registration import PatientRegistered
 from kliniki.events import CloudEvent
+from kliniki.worklist.domain import AssignmentStatus, Priority
+from kliniki.worklist.schemas import AssignmentEvent
 from tests.support.stack import STAFF, Stack, free_port, servers, signed_token
 
 SIZES = [int(n) for n in os.environ.get("BENCH_CLIENTS", "2000,5000").split(",")]
@@ -209,22 +213,31 @@ async def notifier_figures(stack: Stack, pid: int, port: int, clients: int) -> F
     async def publish(number: int) -> None:
         patient, visit = f"bench-{number}", f"visit-{number}-{uuid.uuid4().hex[:6]}"
         # Triage's assignment first; registration's event completes patient_registered.
+        now = dt.datetime.now(dt.UTC)
+        # Built from the contracts, as triage's and registration's outboxes would.
         assignment = CloudEvent(
             source="/services/triage",
             type="assignment.created.v1",
             subject=patient,
             visitid=visit,
-            data={
-                "id": f"assignment-{number}",
-                "patientId": patient,
-                "visitId": visit,
-                "assignmentType": "TRIAGE",
-                "assignedToUserId": "bench_nurse",
-                "priority": "NORMAL",
-                "patientName": "John Doe",
-                "opNumber": f"OP{number}",
-                "change": "created",
-            },
+            data=AssignmentEvent(
+                id=f"assignment-{number}",
+                assignment_type="TRIAGE",
+                patient_id=patient,
+                visit_id=visit,
+                patient_name="John Doe",
+                op_number=f"OP{number}",
+                priority=Priority.NORMAL,
+                status=AssignmentStatus.ACTIVE,
+                assigned_to_user_id="bench_nurse",
+                assigned_to_name="Bench Nurse",
+                created_by="system",
+                created_at=now,
+                updated_at=now,
+                completed_at=None,
+                version=1,
+                change="created",
+            ).model_dump(mode="json", by_alias=True),
         )
         await triage.publish(
             aio_pika.Message(assignment.to_json_bytes(), delivery_mode=2),
@@ -236,14 +249,19 @@ async def notifier_figures(stack: Stack, pid: int, port: int, clients: int) -> F
             subject=patient,
             visitid=visit,
             actorid="alice_receptionist",
-            data={
-                "patientId": patient,
-                "visitId": visit,
-                "firstName": "John",
-                "lastName": "Doe",
-                "opNumber": f"OP{number}",
-                "registeredBy": "alice_receptionist",
-            },
+            data=PatientRegistered(
+                patient_id=patient,
+                visit_id=visit,
+                op_number=f"OP{number}",
+                first_name="John",
+                last_name="Doe",
+                gender="MALE",
+                age=45,
+                insurance_type="CASH",
+                version=1,
+                registered_by="alice_receptionist",
+                registered_at=now,
+            ).model_dump(mode="json", by_alias=True),
         )
         await registration.publish(
             aio_pika.Message(registered.to_json_bytes(), delivery_mode=2),

@@ -18,6 +18,7 @@ the assignment ACTIVE), and its cancellation was handled after its registration.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kliniki.contracts.registration import PatientRegistered, VisitData
 from kliniki.events import PARTITION_KEY_HEADER, CloudEvent
 from tests.support.stack import (
     MAX_PARTITIONS,
@@ -53,17 +55,24 @@ WIDE_PARTITIONS = 32
 def events() -> list[CloudEvent]:
     """Each visit's registration; each fourth visit's cancellation right behind it."""
     out = []
+    now = dt.datetime.now(dt.UTC)
     for i in range(VISITS):
         patient, visit = f"patient_{uuid.uuid4().hex[:16]}", f"visit_{uuid.uuid4().hex[:16]}"
-        data = {
-            "patientId": patient,
-            "visitId": visit,
-            "opNumber": f"OP{100000 + i}",
-            "firstName": "Bench",
-            "lastName": f"Patient{i}",
-            "gender": "FEMALE",
-            "age": 30,
-        }
+        # Built from registration's contracts, as its outbox would: triage parses them.
+        registered = PatientRegistered(
+            patient_id=patient,
+            visit_id=visit,
+            op_number=f"OP{100000 + i}",
+            first_name="Bench",
+            last_name=f"Patient{i}",
+            gender="FEMALE",
+            age=30,
+            insurance_type="CASH",
+            version=1,
+            registered_by="alice_receptionist",
+            registered_at=now,
+        )
+        data = registered.model_dump(mode="json", by_alias=True)
         source = "/services/registration"
         out.append(
             CloudEvent(
@@ -76,12 +85,22 @@ def events() -> list[CloudEvent]:
             )
         )
         if i % CANCEL_EVERY == 0:
-            cancelled = {
-                "visitId": visit,
-                "patientId": patient,
-                "status": "CANCELLED",
-                "cancellationReason": "left",
-            }
+            cancelled = VisitData(
+                visit_id=visit,
+                patient_id=patient,
+                op_number=registered.op_number,
+                first_name=registered.first_name,
+                last_name=registered.last_name,
+                gender=registered.gender,
+                age=registered.age,
+                status="CANCELLED",
+                payment_type="CASH",
+                payment_status="PENDING",
+                opened_at=now,
+                cancellation_reason="left",
+                version=2,
+                changed_fields=["status"],
+            ).model_dump(mode="json", by_alias=True)
             out.append(
                 CloudEvent(
                     source=source,
