@@ -137,3 +137,32 @@ async def test_the_chain_holds_when_many_changes_commit_at_once(stack: Stack, ht
         result = await asyncio.to_thread(verify_cli, stack, service)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "chain intact" in result.stdout
+
+
+async def test_a_record_removed_from_the_end_of_its_chain_is_detected(stack: Stack, http) -> None:
+    """The trail is several chains (one per group of patients); each chain's last hash is kept
+    beside it, so removing a chain's newest record is seen too, not only one in the middle."""
+    response = await http.post(
+        f"{stack.url('registration')}/patients",
+        json=another_patient(),
+        headers=auth("alice_receptionist"),
+    )
+    assert response.status_code == 201
+    db = await stack.connect_db("registration")
+    try:
+        newest = await db.fetchrow("select * from audit_log order by id desc limit 1")
+        await db.execute("alter table audit_log disable trigger audit_log_append_only")
+        await db.execute("delete from audit_log where id = $1", newest["id"])
+        removed = await asyncio.to_thread(verify_cli, stack, "registration")
+        columns = ", ".join(newest.keys())
+        values = ", ".join(f"${i}" for i in range(1, len(newest) + 1))
+        await db.execute(
+            f"insert into audit_log ({columns}) overriding system value values ({values})",
+            *newest.values(),
+        )
+        await db.execute("alter table audit_log enable trigger audit_log_append_only")
+    finally:
+        await db.close()
+    assert removed.returncode == 1
+    assert "removed or altered" in removed.stdout
+    assert (await asyncio.to_thread(verify_cli, stack, "registration")).returncode == 0

@@ -1,10 +1,15 @@
 """The audit trail: append-only, one row per change, chained by hash, in the change's transaction.
 
 Records are collected by the unit of work and written when it commits: the transaction takes
-a transaction-scoped advisory lock (after all its row locks, so it cannot deadlock with them),
-reads the last hash, and appends its records, each hashing the one before. Altering, deleting
-or inserting a row anywhere breaks the chain from there on, which ``verify_chain`` (and
-``make audit-verify``) reports.
+a transaction-scoped advisory lock on its chain (after all its row locks, so it cannot deadlock
+with them), reads the chain's last hash, and appends its records, each hashing the one before.
+Altering, deleting or inserting a row anywhere breaks its chain from there on, and moving a row
+to another chain breaks both, which ``verify_chain`` (and ``make audit-verify``) reports.
+
+A service keeps ``AUDIT_CHAINS`` chains, chosen by the patient the records are about: with one
+chain every transaction of the service waited for the one before it to commit (its lock is
+held for the last hash, the INSERT and the COMMIT), which capped a consumer at about 25 events
+a second with the database 5 ms away, however many partitions and replicas shared the work.
 """
 
 from __future__ import annotations
@@ -12,20 +17,43 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kliniki.access import visible
 from kliniki.db import KernelTables
 from kliniki.paging import Page, PageRequest, fetch_page
 
-# One advisory lock id per database: only one transaction extends the chain at a time.
+# One advisory lock per chain and database: only one transaction extends a chain at a time.
 AUDIT_CHAIN_LOCK = 0x4B4C4E4B  # "KLNK"
+AUDIT_CHAINS = 16  # changing it is safe: each chain goes on from its own last record
 GENESIS = "0" * 64
+
+
+def chain_of(records: Sequence[AuditRecord]) -> int:
+    """The chain a transaction's records extend: by the patient of its first record (a
+    patient's records stay in one chain, in order), else by that record's resource."""
+    first = records[0]
+    patient = next(
+        (
+            image["patientId"]
+            for image in (first.after, first.before)
+            if isinstance(image, dict) and isinstance(image.get("patientId"), str)
+        ),
+        first.resource_id,
+    )
+    return zlib.crc32(patient.encode()) % AUDIT_CHAINS
+
+
+def chain_lock(chain: int) -> int:
+    """The advisory lock id of ``chain``."""
+    return (AUDIT_CHAIN_LOCK << 8) | chain
 
 
 @dataclass(frozen=True)
@@ -67,18 +95,22 @@ async def append_records(
     tables: KernelTables,
     records: Iterable[AuditRecord],
     *,
+    chain: int | None = None,
     chain_locked: bool = False,
 ) -> None:
-    """Append ``records`` to the chain. ``chain_locked``: the transaction already holds
-    ``AUDIT_CHAIN_LOCK`` (taken by an earlier statement of it: the last hash must be read by
-    a statement that starts after the lock is held, so they cannot share one)."""
+    """Append ``records`` to their chain (``chain_of`` unless given). ``chain_locked``: the
+    transaction already holds the chain's lock (taken by an earlier statement of it: the last
+    hash must be read by a statement that starts after the lock is held, so they cannot
+    share one)."""
     records = list(records)
     if not records:
         return
     audit = tables.audit_log
+    chain = chain_of(records) if chain is None else chain
     if not chain_locked:
-        await session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    prev = await session.scalar(select(audit.c.hash).order_by(audit.c.id.desc()).limit(1))
+        await session.execute(select(func.pg_advisory_xact_lock(chain_lock(chain))))
+    heads = tables.audit_chain_heads
+    prev = await session.scalar(select(heads.c.hash).where(heads.c.chain == chain))
     prev = prev or GENESIS
     rows = []
     for record in records:
@@ -94,10 +126,14 @@ async def append_records(
             # Microseconds as stored by PostgreSQL, so the hash can be recomputed from the row.
             "occurred_at": record.occurred_at,
             "prev_hash": prev,
+            "chain": chain,
         }
         row["hash"] = prev = record_hash(prev, row)
         rows.append(row)
-    await session.execute(insert(audit), rows)
+    # The records and the chain's new head in one statement.
+    head = pg_insert(heads).values(chain=chain, hash=prev)
+    head = head.on_conflict_do_update(index_elements=[heads.c.chain], set_={"hash": prev})
+    await session.execute(head.add_cte(insert(audit).values(rows).cte("records")))
 
 
 @dataclass(frozen=True)
@@ -108,22 +144,38 @@ class ChainReport:
 
     @property
     def intact(self) -> bool:
-        return self.broken_at is None
+        return self.reason is None
 
 
 async def verify_chain(conn: AsyncConnection, tables: KernelTables) -> ChainReport:
-    """Recompute every hash in id order."""
-    audit = tables.audit_log
-    prev, count = GENESIS, 0
-    result = await conn.stream(select(audit).order_by(audit.c.id))
+    """Recompute every hash, chain by chain, in id order; each chain must end at its head."""
+    audit, heads_table = tables.audit_log, tables.audit_chain_heads
+    heads = {r.chain: r.hash for r in await conn.execute(select(heads_table))}
+    prev, count, chain, last_id = GENESIS, 0, None, 0
+
+    def head_mismatch() -> ChainReport | None:
+        if chain is not None and heads.pop(chain, None) != prev:
+            return ChainReport(count, last_id, "a record after it was removed or altered")
+        return None
+
+    result = await conn.stream(select(audit).order_by(audit.c.chain, audit.c.id))
     async for row in result:
         record = dict(row._mapping)
+        if record["chain"] != chain:  # the next chain starts from the genesis hash
+            if (broken := head_mismatch()) is not None:
+                return broken
+            prev, chain = GENESIS, record["chain"]
         count += 1
+        last_id = record["id"]
         if record["prev_hash"] != prev:
             return ChainReport(count, record["id"], "a record before it was removed or altered")
         if record_hash(prev, record) != record["hash"]:
             return ChainReport(count, record["id"], "the record was altered")
         prev = record["hash"]
+    if (broken := head_mismatch()) is not None:
+        return broken
+    if heads:  # a chain whose every record was removed
+        return ChainReport(count, None, f"chain {min(heads)}: its records were removed or altered")
     return ChainReport(count, None, None)
 
 

@@ -36,7 +36,8 @@ async def main(services: list[str]) -> int:
             print(f"{service:>12}: {report.records} records, chain intact")
         else:
             broken += 1
-            print(f"{service:>12}: BROKEN at record {report.broken_at}: {report.reason}")
+            where = f" at record {report.broken_at}" if report.broken_at is not None else ""
+            print(f"{service:>12}: BROKEN{where}: {report.reason}")
     return 1 if broken else 0
 
 

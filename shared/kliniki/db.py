@@ -68,6 +68,7 @@ class KernelTables:
     inbox: Table
     audit_log: Table
     idempotency_keys: Table
+    audit_chain_heads: Table
 
 
 def _define_kernel_tables(metadata: MetaData) -> None:
@@ -110,7 +111,17 @@ def _define_kernel_tables(metadata: MetaData) -> None:
         # The chain: each record's hash covers the previous record's hash (kliniki.audit).
         Column("prev_hash", Text),
         Column("hash", Text),
+        # Which of the service's chains the record extends (kliniki.audit.AUDIT_CHAINS).
+        Column("chain", SmallInteger, nullable=False, server_default=text("0")),
         Index("ix_audit_log_resource", "resource", "resource_id"),
+        Index("ix_audit_log_chain", "chain", "id"),
+    )
+    # Each chain's last hash: a record removed from a chain's end no longer goes unnoticed.
+    Table(
+        "audit_chain_heads",
+        metadata,
+        Column("chain", SmallInteger, primary_key=True, autoincrement=False),
+        Column("hash", Text, nullable=False),
     )
     Table(
         "idempotency_keys",
@@ -155,7 +166,9 @@ def service_metadata(*, staff_directory: bool = True) -> MetaData:
 
 def kernel_tables(metadata: MetaData) -> KernelTables:
     t = metadata.tables
-    return KernelTables(t["outbox"], t["inbox"], t["audit_log"], t["idempotency_keys"])
+    return KernelTables(
+        t["outbox"], t["inbox"], t["audit_log"], t["idempotency_keys"], t["audit_chain_heads"]
+    )
 
 
 class Versioned:

@@ -201,6 +201,39 @@ def drop_audit_hash_chain() -> None:
     op.drop_column("audit_log", "prev_hash")
 
 
+def add_audit_chains() -> None:
+    """Kernel v4: the audit trail as several hash chains, so that transactions about different
+    patients do not wait for one another (kliniki.audit). The records so far are chain 0."""
+    op.add_column(
+        "audit_log",
+        sa.Column("chain", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
+    )
+    op.create_index("ix_audit_log_chain", "audit_log", ["chain", "id"])
+    op.create_table(
+        "audit_chain_heads",
+        sa.Column("chain", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("chain", name=op.f("pk_audit_chain_heads")),
+    )
+    op.execute(
+        "INSERT INTO audit_chain_heads (chain, hash) "
+        "SELECT 0, hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1"
+    )
+
+
+def drop_audit_chains() -> None:
+    """Back to one chain: refused while a record belongs to another (dropping the column would
+    lose which chain it extends, and the single chain would no longer verify)."""
+    op.execute(
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM audit_log WHERE chain <> 0) THEN "
+        "RAISE EXCEPTION 'audit records belong to chains other than 0: cannot go back to one "
+        "chain'; END IF; END $$"
+    )
+    op.drop_table("audit_chain_heads")
+    op.drop_index("ix_audit_log_chain", table_name="audit_log")
+    op.drop_column("audit_log", "chain")
+
+
 def create_staff_directory_v1() -> None:
     """Kernel v3: the staff directory every service keeps from identity's events."""
     op.create_table(

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.audit import AUDIT_CHAIN_LOCK, AuditRecord, append_records
+from kliniki.audit import AuditRecord, append_records, chain_lock, chain_of
 from kliniki.db import KernelTables
 from kliniki.events import CloudEvent, versioned_type
 from kliniki.outbox import stage_events, wake_relay
@@ -133,15 +133,16 @@ class UnitOfWork:
         staged = bool(self.published)
         # The outbox statement also takes the audit chain's lock (one round trip fewer), so
         # the lock is held, as before, for the chain's last hash, its INSERT and the commit.
+        chain = chain_of(self.audit_records) if self.audit_records else None
         chain_locked = await stage_events(
             self.session,
             self.tables,
             self.published,
-            lock=AUDIT_CHAIN_LOCK if self.audit_records else None,
+            lock=chain_lock(chain) if chain is not None else None,
         )
         self.published.clear()
         await append_records(
-            self.session, self.tables, self.audit_records, chain_locked=chain_locked
+            self.session, self.tables, self.audit_records, chain=chain, chain_locked=chain_locked
         )
         self.audit_records.clear()
         await self.session.commit()
