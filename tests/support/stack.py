@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import random
 import shutil
 import signal
 import socket
@@ -59,10 +60,25 @@ TEST_SIGNING_PEM = identity_domain.private_key_pem(TEST_SIGNING_KEY)
 TEST_KID = identity_domain.public_jwk(TEST_SIGNING_KEY)["kid"]
 
 
+# Ports handed out in this run. A port found free is not bound until its service starts, and
+# asking the kernel for any free port (port 0) may hand the same one out again meanwhile, or
+# give it to an outgoing connection (to PostgreSQL, say): two services once got one port. So
+# ports come from below the kernel's ephemeral range (32768 and up on Linux), once each.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        port = random.randint(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def _docker_available() -> bool:
