@@ -18,16 +18,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.support import percentile
 from tests.support.live import StaffSocket
 from tests.support.scenario_run import STAFF, run_visit
 from tests.support.stack import ALL_SERVICES, Stack, servers
 
 VISITS = 20
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def measure(stack: Stack) -> tuple[float, list[float], float, list[float]]:

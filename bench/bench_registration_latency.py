@@ -10,28 +10,19 @@ fan-out) plus three database commits, so the ratio says what the plumbing costs 
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import aio_pika
-import httpx
-import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.scenario import another_patient
-from tests.support.stack import Stack, auth, servers
+from bench.support import percentile, register_one_at_a_time, start_pipeline
+from tests.support.stack import Stack, servers
 
 REGISTRATIONS = 200
-SERVICES = ["registration", "triage", "notifier"]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def broker_hop_baseline(amqp_url: str, samples: int = 200) -> list[float]:
@@ -53,51 +44,14 @@ async def broker_hop_baseline(amqp_url: str, samples: int = 200) -> list[float]:
         await connection.close()
 
 
-async def measure(stack: Stack) -> list[float]:
-    arrivals: dict[str, float] = {}
-    got = asyncio.Event()
-    latencies: list[float] = []
-    async with (
-        websockets.connect(stack.ws_url("nurse_sarah")) as sarah,
-        httpx.AsyncClient() as http,
-    ):
-
-        async def read() -> None:
-            async for text in sarah:
-                frame = json.loads(text)
-                if frame["event"] == "new_assignment":
-                    arrivals[frame["data"]["patientId"]] = time.perf_counter()
-                    got.set()
-
-        reader = asyncio.create_task(read())
-        url = f"{stack.url('registration')}/patients"
-        for i in range(REGISTRATIONS + 10):  # the first 10 warm up connections and caches
-            response = await http.post(
-                url, json=another_patient(), headers=auth("alice_receptionist")
-            )
-            returned = time.perf_counter()
-            patient_id = response.json()["id"]
-            while patient_id not in arrivals:
-                got.clear()
-                await asyncio.wait_for(got.wait(), timeout=15)
-            if i >= 10:
-                latencies.append(arrivals[patient_id] - returned)
-        reader.cancel()
-    return latencies
-
-
 def main() -> None:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
-            stack.migrate(["identity", *SERVICES])
-            stack.start_identity()  # the others verify tokens with identity's keys
-            for service in SERVICES:
-                stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
-            for proc in stack.processes.values():
-                stack.wait_ready(proc)
+            start_pipeline(stack)
             baseline = asyncio.run(broker_hop_baseline(amqp_url))
-            latencies = asyncio.run(measure(stack))
+            registrations = asyncio.run(register_one_at_a_time(stack, REGISTRATIONS, 10))
+            latencies = [r.to_frame_seconds for r in registrations]
         finally:
             stack.stop_all()
             stack.cleanup()

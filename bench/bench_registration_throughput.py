@@ -32,12 +32,13 @@ import websockets
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.support import PIPELINE, percentile, start_pipeline  # noqa: E402
 from tests.scenario import another_patient  # noqa: E402
 from tests.support.stack import Stack, auth, free_port, servers  # noqa: E402
 
 DURATION = float(os.environ.get("DURATION", "8"))
 USERS = int(os.environ.get("USERS", "10"))
-SERVICES = ["registration", "triage", "notifier"]
+SERVICES = PIPELINE
 WARM_UP = 10  # registrations before the clock starts
 
 
@@ -75,11 +76,6 @@ class CpuMeter:
         }
         parts = ", ".join(f"{name} {ms:.1f}" for name, ms in per.items())
         return f"  CPU per registration ({USERS} users): {sum(per.values()):.1f} ms ({parts})"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def summary(name: str, latencies: list[float], seconds: float) -> tuple[float, str]:
@@ -204,16 +200,11 @@ class _Sink(BaseHTTPRequestHandler):
 
 def kliniki(pg_url: str, amqp_url: str, tracing_endpoint: str | None) -> list[str]:
     stack = Stack(pg_url, amqp_url)
-    env = {"KLINIKI_LOG_LEVEL": "WARNING"}
+    env = {}
     if tracing_endpoint:
-        env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": tracing_endpoint, "OTEL_TRACES_EXPORTER": "otlp"}
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": tracing_endpoint, "OTEL_TRACES_EXPORTER": "otlp"}
     try:
-        stack.migrate(["identity", *SERVICES])
-        stack.start_identity()  # the others verify tokens with identity's keys
-        for service in SERVICES:
-            stack.start(service, **env)
-        for proc in stack.processes.values():
-            stack.wait_ready(proc)
+        start_pipeline(stack, SERVICES, **env)
         if tracing_endpoint:
             rate, line = summary("  with tracing exported", *asyncio.run(pipeline(stack, USERS)))
             return [line]

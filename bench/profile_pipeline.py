@@ -28,6 +28,7 @@ from bench.bench_registration_throughput import (  # noqa: E402
     CpuMeter,
     pipeline,
 )
+from bench.support import start_pipeline  # noqa: E402
 from tests.support.stack import Stack, servers  # noqa: E402
 
 OUT = REPO / ".run" / "profiles"
@@ -78,12 +79,7 @@ def main() -> None:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
-            stack.migrate(["identity", *SERVICES])
-            stack.start_identity()
-            for service in SERVICES:
-                stack.start(service, KLINIKI_LOG_LEVEL="WARNING")
-            for proc in stack.processes.values():
-                stack.wait_ready(proc)
+            start_pipeline(stack)
             meter = CpuMeter(stack)
             spies = {
                 name: subprocess.Popen(

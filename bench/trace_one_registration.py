@@ -19,7 +19,6 @@ the gaps between spans (waits, timers) are what to read.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -30,20 +29,22 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
-import websockets
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.scenario import another_patient  # noqa: E402
-from tests.support.stack import Stack, auth, free_port, servers  # noqa: E402
+from bench.support import (  # noqa: E402
+    PIPELINE,
+    Registration,
+    register_one_at_a_time,
+    start_pipeline,
+)
+from tests.support.stack import Stack, free_port, servers  # noqa: E402
 
 REGISTRATIONS = int(os.environ.get("REGISTRATIONS", "40"))
 WARM_UP = 5
 PAUSE_SECONDS = 0.3
-SERVICES = ["registration", "triage", "notifier"]
 
 
 @dataclass(frozen=True)
@@ -93,49 +94,6 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-@dataclass
-class Registration:
-    posted_ns: int
-    returned_ns: int
-    frame_ns: int = 0
-
-
-async def register_one_at_a_time(stack: Stack) -> list[Registration]:
-    arrivals: dict[str, int] = {}
-    got = asyncio.Event()
-    done: list[Registration] = []
-    async with (
-        websockets.connect(stack.ws_url("nurse_sarah")) as sarah,
-        httpx.AsyncClient() as http,
-    ):
-
-        async def read() -> None:
-            async for text in sarah:
-                frame = json.loads(text)
-                if frame["event"] == "new_assignment":
-                    arrivals[frame["data"]["patientId"]] = time.time_ns()
-                    got.set()
-
-        reader = asyncio.create_task(read())
-        url = f"{stack.url('registration')}/patients"
-        for i in range(WARM_UP + REGISTRATIONS):
-            posted = time.time_ns()
-            response = await http.post(
-                url, json=another_patient(), headers=auth("alice_receptionist")
-            )
-            registration = Registration(posted, time.time_ns())
-            patient_id = response.json()["id"]
-            while patient_id not in arrivals:
-                got.clear()
-                await asyncio.wait_for(got.wait(), timeout=15)
-            registration.frame_ns = arrivals[patient_id]
-            if i >= WARM_UP:
-                done.append(registration)
-            await asyncio.sleep(PAUSE_SECONDS)
-        reader.cancel()
-    return done
-
-
 def timeline(registration: Registration) -> list[tuple[float, float, Span]]:
     """(start ms, end ms, span) from the POST's return, for spans in the registration's window."""
     zero = registration.returned_ns
@@ -158,13 +116,10 @@ def main() -> None:
     with servers() as (pg_url, amqp_url):
         stack = Stack(pg_url, amqp_url)
         try:
-            stack.migrate(["identity", *SERVICES])
-            stack.start_identity()
-            for service in SERVICES:
-                stack.start(service, **env)
-            for proc in stack.processes.values():
-                stack.wait_ready(proc)
-            registrations = asyncio.run(register_one_at_a_time(stack))
+            start_pipeline(stack, **env)
+            registrations = asyncio.run(
+                register_one_at_a_time(stack, REGISTRATIONS, WARM_UP, PAUSE_SECONDS)
+            )
             time.sleep(1.0)  # the last spans' export
         finally:
             stack.stop_all()
@@ -187,7 +142,7 @@ def main() -> None:
     counts: dict[str, list[int]] = defaultdict(list)
     for registration in registrations:
         statements = [s for start, _, s in timeline(registration) if s.statement and start > 0]
-        for service in SERVICES:
+        for service in PIPELINE:
             counts[service].append(sum(1 for span in statements if span.service == service))
     print(
         "SQL statements before Sarah's frame (median per registration, after the POST's own): "
