@@ -23,6 +23,23 @@ def verify_cli(stack: Stack, service: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def verified_without(
+    stack: Stack, db: asyncpg.Connection, record: asyncpg.Record
+) -> subprocess.CompletedProcess[str]:
+    """What audit-verify says of registration's trail with ``record`` deleted behind the
+    trigger's back (disabled by the caller); then the record is put back as it was, so the
+    rest of the suite sees an intact trail."""
+    await db.execute("delete from audit_log where id = $1", record["id"])
+    verdict = await asyncio.to_thread(verify_cli, stack, "registration")
+    columns = ", ".join(record.keys())
+    values = ", ".join(f"${i}" for i in range(1, len(record) + 1))
+    await db.execute(
+        f"insert into audit_log ({columns}) overriding system value values ({values})",
+        *record.values(),
+    )
+    return verdict
+
+
 async def test_changes_are_audited_chained_and_readable_by_admins_only(stack: Stack, http) -> None:
     base = stack.url("registration")
     patient = (
@@ -89,15 +106,7 @@ async def test_tampering_behind_the_databases_back_is_detected(stack: Stack, htt
             "update audit_log set actor_id = $2 where id = $1", target["id"], target["actor_id"]
         )
         assert (await asyncio.to_thread(verify_cli, stack, "registration")).returncode == 0
-        await db.execute("delete from audit_log where id = $1", target["id"])
-        deleted = await asyncio.to_thread(verify_cli, stack, "registration")
-        # Put the record back as it was, so the rest of the suite sees an intact chain.
-        columns = ", ".join(target.keys())
-        values = ", ".join(f"${i}" for i in range(1, len(target) + 1))
-        await db.execute(
-            f"insert into audit_log ({columns}) overriding system value values ({values})",
-            *target.values(),
-        )
+        deleted = await verified_without(stack, db, target)
         await db.execute("alter table audit_log enable trigger audit_log_append_only")
     finally:
         await db.close()
@@ -152,14 +161,7 @@ async def test_a_record_removed_from_the_end_of_its_chain_is_detected(stack: Sta
     try:
         newest = await db.fetchrow("select * from audit_log order by id desc limit 1")
         await db.execute("alter table audit_log disable trigger audit_log_append_only")
-        await db.execute("delete from audit_log where id = $1", newest["id"])
-        removed = await asyncio.to_thread(verify_cli, stack, "registration")
-        columns = ", ".join(newest.keys())
-        values = ", ".join(f"${i}" for i in range(1, len(newest) + 1))
-        await db.execute(
-            f"insert into audit_log ({columns}) overriding system value values ({values})",
-            *newest.values(),
-        )
+        removed = await verified_without(stack, db, newest)
         await db.execute("alter table audit_log enable trigger audit_log_append_only")
     finally:
         await db.close()
