@@ -81,11 +81,17 @@ class StaffDirectory:
         self.table = table
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self._active: dict[str, bool] = {}
+        # user id -> (identity's version, active). Versions only grow, so a reload that read
+        # the table just before this replica's own apply committed cannot undo that apply.
+        self._known: dict[str, tuple[int, bool]] = {}
         self._loaded_fingerprint: tuple[Any, ...] | None = None
 
     async def is_active(self, user_id: str) -> bool:
-        return self._active.get(user_id, False)
+        return self._known.get(user_id, (0, False))[1]
+
+    def _remember(self, user_id: str, version: int, active: bool) -> None:
+        if version >= self._known.get(user_id, (-1, False))[0]:
+            self._known[user_id] = (version, active)
 
     def _fingerprint(self) -> Select[Any]:
         """Changes whenever a member is added or removed (the count), an event is applied
@@ -104,8 +110,10 @@ class StaffDirectory:
             # First the fingerprint, then the rows: rows newer than their fingerprint only
             # cause one more reload next time, never a missed change.
             fingerprint = tuple((await session.execute(self._fingerprint())).one())
-            rows = await session.execute(select(self.table.c.user_id, self.table.c.active))
-            self._active = {user_id: active for user_id, active in rows.all()}
+            t = self.table
+            rows = await session.execute(select(t.c.user_id, t.c.version, t.c.active))
+            for user_id, version, active in rows.all():
+                self._remember(user_id, version, active)
             self._loaded_fingerprint = fingerprint
 
     async def reload_if_changed(self) -> bool:
@@ -185,7 +193,7 @@ class StaffDirectory:
                 set_={k: statement.excluded[k] for k in values if k != "user_id"},
             )
         )
-        self._active[member.user_id] = member.active  # this replica knows at once
+        self._remember(member.user_id, member.version, member.active)  # known here at once
         return before
 
 
