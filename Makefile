@@ -45,18 +45,22 @@ console-test: install ## the console's unit tests and its browser tests in Chrom
 # Every consumer partitions its events with RabbitMQ's consistent-hash exchange, a plugin that
 # ships with RabbitMQ but is off by default: enable it on a local broker (a remote one is its
 # operator's; the services then say what is missing).
-.PHONY: broker-plugins
-broker-plugins:
-	@if command -v rabbitmq-plugins >/dev/null 2>&1 && ! rabbitmq-plugins -q is_enabled rabbitmq_consistent_hash_exchange >/dev/null 2>&1; then \
-	  rabbitmq-plugins enable rabbitmq_consistent_hash_exchange || echo "could not enable rabbitmq_consistent_hash_exchange: enable it on the broker"; fi
+.PHONY: local-backends
+local-backends: ## start this machine's PostgreSQL and RabbitMQ if needed, with enough connections and the consistent-hash exchange
+	@tools/local_backends.sh
 
-run: install broker-plugins ## migrate every database, then start identity and the seven other services (Ctrl-C stops them)
+.PHONY: chromium
+chromium: ## Debian's Chromium for the console's browser tests (Playwright downloads no browser here)
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium"; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "could not install chromium: the browser tests need /usr/bin/chromium"
+
+run: install local-backends ## migrate every database, then start identity and the seven other services (Ctrl-C stops them)
 	$(BIN)/python tools/run_local.py
 
 migrate: install
 	$(BIN)/python -m kliniki.migrate $(SERVICES)
 
-test: install broker-plugins ## the whole suite against real PostgreSQL and RabbitMQ
+test: install local-backends chromium ## the whole suite against real PostgreSQL and RabbitMQ
 	$(BIN)/python -m pytest
 
 lint: install
@@ -77,7 +81,7 @@ admin-create: install ## create a staff account (first admin in production), pro
 rotate-keys: install ## identity signs with a new key; the old one stays published until its tokens expire
 	$(BIN)/python -m identity.admin rotate-keys
 
-bench: install broker-plugins ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
+bench: install local-backends ## benchmarks that print figures (BENCH=bench_x to pick one; they start what they measure)
 	$(BIN)/python bench/run_all.py $(BENCH)
 
 demo: install ## with `make run` going: replay the scenario and print what each staff member saw

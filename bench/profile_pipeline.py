@@ -6,6 +6,7 @@ functions (own time) and heaviest Kliniki frames (inclusive). The collapsed stac
 .run/profiles/ for a flame graph (``py-spy`` can write SVG with ``--format flamegraph``).
 
     .venv/bin/python bench/profile_pipeline.py        # SECONDS=15 USERS=10
+    PYSPY_NATIVE=1 .venv/bin/python bench/profile_pipeline.py   # C and Cython frames too
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def main() -> None:
                         "raw",
                         "--output",
                         str(OUT / f"{name}.txt"),
-                        "--nonblocking",
+                        # --native needs py-spy to pause the process while it samples
+                        *(["--native"] if os.environ.get("PYSPY_NATIVE") else ["--nonblocking"]),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
