@@ -1,8 +1,8 @@
 """The audit trail: append-only, one row per change, chained by hash, in the change's transaction.
 
-Records are collected by the unit of work and written when it commits: the transaction takes
-a transaction-scoped advisory lock on its chain (after all its row locks, so it cannot deadlock
-with them), reads the chain's last hash, and appends its records, each hashing the one before.
+Records are collected by the unit of work and written when it commits: the transaction locks
+its chain's head row (after all its row locks, so it cannot deadlock with them), which reads the
+chain's last hash in the same statement, and appends its records, each hashing the one before.
 Altering, deleting or inserting a row anywhere breaks its chain from there on, and moving a row
 to another chain breaks both, which ``verify_chain`` (and ``make audit-verify``) reports.
 
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -30,8 +30,6 @@ from kliniki.access import visible
 from kliniki.db import KernelTables
 from kliniki.paging import Page, PageRequest, fetch_page
 
-# One advisory lock per chain and database: only one transaction extends a chain at a time.
-AUDIT_CHAIN_LOCK = 0x4B4C4E4B  # "KLNK"
 AUDIT_CHAINS = 16  # changing it is safe: each chain goes on from its own last record
 GENESIS = "0" * 64
 
@@ -51,9 +49,27 @@ def chain_of(records: Sequence[AuditRecord]) -> int:
     return zlib.crc32(patient.encode()) % AUDIT_CHAINS
 
 
-def chain_lock(chain: int) -> int:
-    """The advisory lock id of ``chain``."""
-    return (AUDIT_CHAIN_LOCK << 8) | chain
+def chain_head(tables: KernelTables, chain: int) -> Select[str]:
+    """The chain's last hash, its row locked until the commit: one transaction extends a chain
+    at a time. Under READ COMMITTED a ``SELECT ... FOR UPDATE`` that waited for another
+    transaction's lock returns the row as that one committed it, so the lock and the read are
+    one statement (and can ride on another: the outbox's, ``stage_events``)."""
+    heads = tables.audit_chain_heads
+    return select(heads.c.hash).where(heads.c.chain == chain).with_for_update()
+
+
+async def lock_chain_head(session: AsyncSession, tables: KernelTables, chain: int) -> str:
+    """Lock ``chain``'s head row and return its last hash; the chain's first writer in this
+    database creates the row (a concurrent first writer waits for it, then finds it)."""
+    head = await session.scalar(chain_head(tables, chain))
+    if head is None:
+        heads = tables.audit_chain_heads
+        await session.execute(
+            pg_insert(heads).values(chain=chain, hash=GENESIS).on_conflict_do_nothing()
+        )
+        head = await session.scalar(chain_head(tables, chain))
+    assert head is not None
+    return head
 
 
 @dataclass(frozen=True)
@@ -96,22 +112,18 @@ async def append_records(
     records: Iterable[AuditRecord],
     *,
     chain: int | None = None,
-    chain_locked: bool = False,
+    locked_head: str | None = None,
 ) -> None:
-    """Append ``records`` to their chain (``chain_of`` unless given). ``chain_locked``: the
-    transaction already holds the chain's lock (taken by an earlier statement of it: the last
-    hash must be read by a statement that starts after the lock is held, so they cannot
-    share one)."""
+    """Append ``records`` to their chain (``chain_of`` unless given). ``locked_head``: the
+    chain's last hash, read by an earlier statement of this transaction that locked it
+    (``chain_head``); otherwise this locks and reads it first."""
     records = list(records)
     if not records:
         return
     audit = tables.audit_log
     chain = chain_of(records) if chain is None else chain
-    if not chain_locked:
-        await session.execute(select(func.pg_advisory_xact_lock(chain_lock(chain))))
     heads = tables.audit_chain_heads
-    prev = await session.scalar(select(heads.c.hash).where(heads.c.chain == chain))
-    prev = prev or GENESIS
+    prev = locked_head or await lock_chain_head(session, tables, chain)
     rows = []
     for record in records:
         row = {

@@ -6,10 +6,10 @@ leaves within milliseconds of the commit. Writers outside a service process (too
 NOTIFY instead, which the relays LISTEN for; a slow poll is only the safety net (a replica that
 died between its commit and its publish: another replica's poll sends its rows). No NOTIFY per
 transaction: PostgreSQL serialises the commits of every transaction that sent one. The relay
-publishes a batch of rows as persistent messages, in id order on
-one channel, awaits the broker's confirms together and marks the confirmed rows sent in one
-UPDATE: a crash in between publishes them again (at least once), and consumers' inboxes drop
-the duplicates.
+claims a batch of rows (marks them sent, in id order, in one UPDATE), publishes them as
+persistent messages in that order on one channel and awaits the broker's confirms together
+before it commits: a crash or a failed publish in between rolls the claim back and the rows go
+again (at least once), and consumers' inboxes drop the duplicates.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
-from sqlalchemy import ColumnElement, Row, func, insert, select, true, update
+from sqlalchemy import ColumnElement, Row, Select, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -46,8 +46,6 @@ NOTIFY_CHANNEL = "kliniki_outbox"
 # ``Session.info`` key of the relay's wake-up in a service process (``OutboxRelay.attach``).
 RELAY_WAKE = "kliniki.outbox_relay_wake"
 BATCH_SIZE = 200
-# The advisory lock (in each service's own database) that the relaying replica holds per batch.
-RELAY_LOCK = 0x6B6C6E6B_6F757462  # "klnkoutb"
 GAUGES_EVERY_SECONDS = 1.0
 
 EVENTS_PUBLISHED = Counter("kliniki_events_published_total", "Events relayed to the broker")
@@ -75,16 +73,17 @@ async def stage_events(
     tables: KernelTables,
     events: list[CloudEvent],
     *,
-    lock: int | None = None,
-) -> bool:
+    then: Select[str] | None = None,
+) -> str | None:
     """Write ``events`` to the outbox in the session's transaction, in this order, in one
     statement. In a service the relay of the same process is woken after the commit
     (``wake_relay``); elsewhere (a tool) a NOTIFY in the same statement wakes the relays.
 
-    ``lock``: a transaction-scoped advisory lock (the audit chain's) taken by the same
-    statement, saving its own round trip; True if it was taken (there were events)."""
+    ``then``: a one-value query run by the same statement, saving its own round trip (the
+    audit chain's head, locked: ``audit.chain_head``); its value is returned (None if there
+    were no events, or it found no row)."""
     if not events:
-        return False
+        return None
     rows = insert(tables.outbox).values(
         [
             {
@@ -95,14 +94,14 @@ async def stage_events(
             for event in events
         ]
     )
-    also = [] if RELAY_WAKE in session.info else [func.pg_notify(NOTIFY_CHANNEL, "")]
-    if lock is not None:
-        also.append(func.pg_advisory_xact_lock(lock))
-    if also:  # a data-modifying CTE runs whether or not the SELECT reads it
-        await session.execute(select(*also).add_cte(rows.cte("staged")))
+    if RELAY_WAKE not in session.info:  # a data-modifying CTE runs whether or not it is read
+        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")).add_cte(rows.cte()))
+    elif then is not None:
+        head: str | None = await session.scalar(then.add_cte(rows.cte("staged")))
+        return head
     else:
         await session.execute(rows)
-    return lock is not None
+    return await session.scalar(then) if then is not None else None
 
 
 def wake_relay(session: AsyncSession) -> None:
@@ -186,20 +185,23 @@ class OutboxRelay:
         skipped: list[int] = []
         while True:
             async with self._engine.begin() as conn:
-                # One relay at a time per service: replicas relaying side by side would each
-                # take a batch and publish them interleaved, so a record's later event could
-                # reach the broker before its earlier one. The lock ends with the batch.
-                await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK)))
-                rows = (
-                    await conn.execute(
-                        select(outbox.c.id, outbox.c.routing_key, outbox.c.envelope)
-                        .where(outbox.c.published_at.is_(None), self._not_parked())
-                        .where(outbox.c.id.not_in(skipped) if skipped else true())
-                        .order_by(outbox.c.id)
-                        .limit(BATCH_SIZE)
-                        .with_for_update()
-                    )
-                ).all()
+                # The batch is claimed (marked sent) before it is published, in one statement,
+                # and the transaction stays open while the broker confirms: a failed publish
+                # rolls the claim back (a crash closes the transaction, the same). The rows'
+                # locks are taken in id order, so a second relay (another replica) waits at
+                # the first row of this batch and, once this one committed, finds those rows
+                # sent and goes on behind them: one relay at a time, a record's events in order.
+                rows = sorted(
+                    (
+                        await conn.execute(
+                            update(outbox)
+                            .where(outbox.c.id.in_(self._next_batch(skipped)))
+                            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
+                            .returning(outbox.c.id, outbox.c.routing_key, outbox.c.envelope)
+                        )
+                    ).all(),
+                    key=lambda row: row.id,
+                )
                 if rows:
                     sent = await self._publish_batch(conn, exchange, rows, skipped)
                     EVENTS_PUBLISHED.inc(sent)
@@ -208,26 +210,29 @@ class OutboxRelay:
                     await self._update_gauges(conn)
                     return sent_total
 
+    def _next_batch(self, skipped: list[int]) -> Select[int]:
+        outbox = self._outbox
+        return (
+            select(outbox.c.id)
+            .where(outbox.c.published_at.is_(None), self._not_parked())
+            .where(outbox.c.id.not_in(skipped) if skipped else true())
+            .order_by(outbox.c.id)
+            .limit(BATCH_SIZE)
+            .with_for_update()
+        )
+
     async def _publish_batch(
         self,
         conn: AsyncConnection,
         exchange: AbstractExchange,
-        rows: Sequence[Row[Any, Any, Any]],  # id, routing key, envelope
+        rows: Sequence[Row[Any, Any, Any]],  # id, routing key, envelope; claimed as sent
         skipped: list[int],
     ) -> int:
-        """Publish ``rows`` in id order on the one channel (so per-visit order holds), await
-        the broker's confirms together, and mark the confirmed rows sent in one UPDATE."""
+        """Publish ``rows`` in id order on the one channel (so per-visit order holds) and
+        await the broker's confirms together; a row the broker refused is unclaimed."""
         outcomes = await asyncio.gather(
             *(self._publish_row(exchange, row) for row in rows), return_exceptions=True
         )
-        sent = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
-        # Mark what the broker confirmed, even when another publish of the batch failed.
-        if sent:
-            await conn.execute(
-                update(self._outbox)
-                .where(self._outbox.c.id.in_(sent))
-                .values(published_at=func.now(), attempts=self._outbox.c.attempts + 1)
-            )
         for row, outcome in zip(rows, outcomes, strict=True):
             if outcome is None:
                 continue
@@ -237,7 +242,7 @@ class OutboxRelay:
                 raise outcome  # cancelled
             await self._record_failure(conn, row.id, row.routing_key, outcome)
             skipped.append(row.id)
-        return len(sent)
+        return sum(outcome is None for outcome in outcomes)
 
     async def _publish_row(self, exchange: AbstractExchange, row: Row[Any, Any, Any]) -> None:
         with tracing.span(
@@ -260,10 +265,10 @@ class OutboxRelay:
         self, conn: AsyncConnection, row_id: int, routing_key: str, exc: Exception
     ) -> None:
         error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        attempts = await conn.scalar(
+        attempts = await conn.scalar(  # its claim counted the attempt
             update(self._outbox)
             .where(self._outbox.c.id == row_id)
-            .values(attempts=self._outbox.c.attempts + 1, last_error=error)
+            .values(published_at=None, last_error=error)
             .returning(self._outbox.c.attempts)
         )
         if attempts is not None and attempts >= self._max_attempts:

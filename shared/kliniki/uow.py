@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kliniki.audit import AuditRecord, append_records, chain_lock, chain_of
+from kliniki.audit import AuditRecord, append_records, chain_head, chain_of
 from kliniki.db import KernelTables
 from kliniki.events import CloudEvent, versioned_type
 from kliniki.outbox import stage_events, wake_relay
@@ -131,18 +131,18 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.flush()  # every row lock is taken before the audit chain's lock
         staged = bool(self.published)
-        # The outbox statement also takes the audit chain's lock (one round trip fewer), so
-        # the lock is held, as before, for the chain's last hash, its INSERT and the commit.
+        # The outbox statement also locks the audit chain's head and reads its last hash (one
+        # round trip fewer), so the lock is held, as before, for the INSERT and the commit.
         chain = chain_of(self.audit_records) if self.audit_records else None
-        chain_locked = await stage_events(
+        head = await stage_events(
             self.session,
             self.tables,
             self.published,
-            lock=chain_lock(chain) if chain is not None else None,
+            then=chain_head(self.tables, chain) if chain is not None else None,
         )
         self.published.clear()
         await append_records(
-            self.session, self.tables, self.audit_records, chain=chain, chain_locked=chain_locked
+            self.session, self.tables, self.audit_records, chain=chain, locked_head=head
         )
         self.audit_records.clear()
         await self.session.commit()
