@@ -48,8 +48,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def io_calls(pid: int) -> int:
+    """Read and write system calls a process has made so far (``/proc/<pid>/io``): each
+    statement to PostgreSQL, publish and HTTP answer is at least one write and one read."""
+    fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return int(fields["syscr"]) + int(fields["syscw"])
+
+
 def services_cpu(stack: Stack) -> dict[str, float]:
     return {name: cpu_seconds(stack.processes[name].process.pid) for name in SERVICES}
+
+
+def services_io_calls(stack: Stack) -> dict[str, int]:
+    return {name: io_calls(stack.processes[name].process.pid) for name in SERVICES}
 
 
 class CpuMeter:
@@ -67,15 +78,22 @@ class CpuMeter:
 
     def start(self) -> None:
         self.started, self.before = time.perf_counter(), services_cpu(self.stack)
+        self.calls_before = services_io_calls(self.stack)
 
     def line(self, count: int) -> str:
         seconds, after = time.perf_counter() - self.started, services_cpu(self.stack)
+        calls_after = services_io_calls(self.stack)
         per = {
             n: 1000 * (after[n] - self.before[n] - self.idle_per_second[n] * seconds) / count
             for n in SERVICES
         }
+        calls = {n: (calls_after[n] - self.calls_before[n]) / count for n in SERVICES}
         parts = ", ".join(f"{name} {ms:.1f}" for name, ms in per.items())
-        return f"  CPU per registration ({USERS} users): {sum(per.values()):.1f} ms ({parts})"
+        call_parts = ", ".join(f"{name} {n:.0f}" for name, n in calls.items())
+        return (
+            f"  CPU per registration ({USERS} users): {sum(per.values()):.1f} ms ({parts})\n"
+            f"  read+write system calls per registration: {sum(calls.values()):.0f} ({call_parts})"
+        )
 
 
 def summary(name: str, latencies: list[float], seconds: float) -> tuple[float, str]:
@@ -105,7 +123,7 @@ def bare_baseline(pg_url: str) -> tuple[list[float], float]:
         env={**os.environ, "BARE_DSN": dsn},
     )  # fmt: skip
     try:
-        return asyncio.run(_load_bare(f"http://127.0.0.1:{port}/items"))
+        return asyncio.run(_load_bare(f"http://127.0.0.1:{port}/items", server.pid))
     finally:
         server.terminate()
         server.wait()
@@ -120,7 +138,10 @@ async def _admin(pg_url: str, sql: str) -> None:
         await conn.close()
 
 
-async def _load_bare(url: str) -> tuple[list[float], float]:
+BARE_COSTS = [0.0, 0.0]  # CPU ms and system calls per request of the last baseline run
+
+
+async def _load_bare(url: str, pid: int) -> tuple[list[float], float]:
     async with httpx.AsyncClient() as http:
         for _ in range(100):
             try:
@@ -133,7 +154,13 @@ async def _load_bare(url: str) -> tuple[list[float], float]:
             response = await http.post(url, json={"name": "John Doe"})
             assert response.status_code == 201
 
-        return await closed_loop(one, USERS)
+        cpu, calls = cpu_seconds(pid), io_calls(pid)
+        latencies, seconds = await closed_loop(one, USERS)
+        BARE_COSTS[:] = [
+            1000 * (cpu_seconds(pid) - cpu) / len(latencies),
+            (io_calls(pid) - calls) / len(latencies),
+        ]
+        return latencies, seconds
 
 
 # -- Kliniki ---------------------------------------------------------------------------------
@@ -231,6 +258,8 @@ def main() -> None:
         finally:
             sink.shutdown()
     print(f"baseline, {base_line}")
+    cpu_ms, calls = BARE_COSTS
+    print(f"  CPU per request: {cpu_ms:.2f} ms; read+write system calls per request: {calls:.0f}")
     print("registration -> triage -> notifier -> Sarah's frame:")
     for line in [*lines, *traced]:
         print(line)

@@ -15,6 +15,7 @@ a second with the database 5 ms away, however many partitions and replicas share
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import zlib
@@ -22,12 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from kliniki.access import visible
-from kliniki.db import KernelTables
+from kliniki.db import KernelTables, insert_rows
 from kliniki.paging import Page, PageRequest, fetch_page
 
 AUDIT_CHAINS = 16  # changing it is safe: each chain goes on from its own last record
@@ -49,25 +51,25 @@ def chain_of(records: Sequence[AuditRecord]) -> int:
     return zlib.crc32(patient.encode()) % AUDIT_CHAINS
 
 
-def chain_head(tables: KernelTables, chain: int) -> Select[str]:
-    """The chain's last hash, its row locked until the commit: one transaction extends a chain
-    at a time. Under READ COMMITTED a ``SELECT ... FOR UPDATE`` that waited for another
-    transaction's lock returns the row as that one committed it, so the lock and the read are
-    one statement (and can ride on another: the outbox's, ``stage_events``)."""
-    heads = tables.audit_chain_heads
-    return select(heads.c.hash).where(heads.c.chain == chain).with_for_update()
+@functools.cache
+def chain_head(heads: Table) -> Select[str]:
+    """A chain's last hash (bind ``chain``), its row locked until the commit: one transaction
+    extends a chain at a time. Under READ COMMITTED a ``SELECT ... FOR UPDATE`` that waited for
+    another transaction's lock returns the row as that one committed it, so the lock and the
+    read are one statement (and can ride on another: the outbox's, ``stage_events``)."""
+    return select(heads.c.hash).where(heads.c.chain == bindparam("chain")).with_for_update()
 
 
 async def lock_chain_head(session: AsyncSession, tables: KernelTables, chain: int) -> str:
     """Lock ``chain``'s head row and return its last hash; the chain's first writer in this
     database creates the row (a concurrent first writer waits for it, then finds it)."""
-    head = await session.scalar(chain_head(tables, chain))
+    heads = tables.audit_chain_heads
+    head = await session.scalar(chain_head(heads), {"chain": chain})
     if head is None:
-        heads = tables.audit_chain_heads
         await session.execute(
             pg_insert(heads).values(chain=chain, hash=GENESIS).on_conflict_do_nothing()
         )
-        head = await session.scalar(chain_head(tables, chain))
+        head = await session.scalar(chain_head(heads), {"chain": chain})
     assert head is not None
     return head
 
@@ -120,9 +122,7 @@ async def append_records(
     records = list(records)
     if not records:
         return
-    audit = tables.audit_log
     chain = chain_of(records) if chain is None else chain
-    heads = tables.audit_chain_heads
     prev = locked_head or await lock_chain_head(session, tables, chain)
     rows = []
     for record in records:
@@ -141,11 +141,38 @@ async def append_records(
             "chain": chain,
         }
         row["hash"] = prev = record_hash(prev, row)
+        row["occurred_at"] = record.occurred_at.isoformat()  # the rows travel as JSON
         rows.append(row)
     # The records and the chain's new head in one statement.
-    head = pg_insert(heads).values(chain=chain, hash=prev)
-    head = head.on_conflict_do_update(index_elements=[heads.c.chain], set_={"hash": prev})
-    await session.execute(head.add_cte(insert(audit).values(rows).cte("records")))
+    await session.execute(
+        _append(tables.audit_log, tables.audit_chain_heads),
+        {"rows": rows, "chain": chain, "hash": prev},
+    )
+
+
+AUDIT_COLUMNS = (
+    "actor_id",
+    "action",
+    "resource",
+    "resource_id",
+    "before",
+    "after",
+    "details",
+    "request_id",
+    "occurred_at",
+    "prev_hash",
+    "chain",
+    "hash",
+)
+
+
+@functools.cache
+def _append(audit: Table, heads: Table) -> Insert:
+    head = pg_insert(heads).values(chain=bindparam("chain"), hash=bindparam("hash"))
+    head = head.on_conflict_do_update(
+        index_elements=[heads.c.chain], set_={"hash": head.excluded.hash}
+    )
+    return head.add_cte(insert_rows(audit, AUDIT_COLUMNS).cte("records"))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import math
 import time
@@ -60,8 +61,10 @@ from aio_pika.abc import (
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from kliniki import tracing
 from kliniki.broker import Broker
@@ -413,13 +416,10 @@ class EventConsumer:
     async def _apply(self, event: CloudEvent, handler: EventHandler) -> bool:
         """Run the handler once per event id; False when the inbox shows it was handled."""
         async with self.sessionmaker() as session:
-            inbox = self.tables.inbox
             first_time = (
                 await session.execute(
-                    pg_insert(inbox)
-                    .values(consumer=self.queue_name, event_id=event.id, event_type=event.type)
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
+                    _inbox_entry(self.tables.inbox),
+                    {"consumer": self.queue_name, "event_id": event.id, "event_type": event.type},
                 )
             ).first()
             if first_time is None:
@@ -488,3 +488,10 @@ class EventConsumer:
             ),
             routing_key=queue,
         )
+
+
+@functools.cache
+def _inbox_entry(inbox: Table) -> ReturningInsert[tuple[str]]:
+    """The event's inbox row, unless it is there: no row back means handled before. Built
+    once (a statement built per event cost more CPU than its round trip)."""
+    return pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
-from sqlalchemy import ColumnElement, Row, Select, func, insert, select, true, update
+from sqlalchemy import ColumnElement, Row, Select, Table, func, select, true, update
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import (
 
 from kliniki import tracing
 from kliniki.broker import Broker
-from kliniki.db import KernelTables
+from kliniki.db import KernelTables, insert_rows
 from kliniki.events import PARTITION_KEY_HEADER, CloudEvent
 
 log = logging.getLogger(__name__)
@@ -68,24 +69,29 @@ TRANSIENT_ERRORS = (
 )
 
 
+OUTBOX_COLUMNS = ("event_id", "routing_key", "envelope")
+
+
 async def stage_events(
     session: AsyncSession,
     tables: KernelTables,
     events: list[CloudEvent],
     *,
     then: Select[str] | None = None,
+    then_params: dict[str, Any] | None = None,
 ) -> str | None:
     """Write ``events`` to the outbox in the session's transaction, in this order, in one
     statement. In a service the relay of the same process is woken after the commit
     (``wake_relay``); elsewhere (a tool) a NOTIFY in the same statement wakes the relays.
 
-    ``then``: a one-value query run by the same statement, saving its own round trip (the
-    audit chain's head, locked: ``audit.chain_head``); its value is returned (None if there
-    were no events, or it found no row)."""
+    ``then``: a one-value query (built once; its binds in ``then_params``) run by the same
+    statement, saving its own round trip (the audit chain's head, locked:
+    ``audit.chain_head``); its value is returned (None if there were no events, or it found
+    no row)."""
     if not events:
         return None
-    rows = insert(tables.outbox).values(
-        [
+    params: dict[str, Any] = {
+        "rows": [
             {
                 "event_id": event.id,
                 "routing_key": event.routing_key,
@@ -93,15 +99,30 @@ async def stage_events(
             }
             for event in events
         ]
-    )
-    if RELAY_WAKE not in session.info:  # a data-modifying CTE runs whether or not it is read
-        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")).add_cte(rows.cte()))
+    }
+    if RELAY_WAKE not in session.info:
+        await session.execute(_staging_with_notify(tables.outbox), params)
     elif then is not None:
-        head: str | None = await session.scalar(then.add_cte(rows.cte("staged")))
+        head: str | None = await session.scalar(
+            _staging_with(tables.outbox, then), {**params, **(then_params or {})}
+        )
         return head
     else:
-        await session.execute(rows)
-    return await session.scalar(then) if then is not None else None
+        await session.execute(insert_rows(tables.outbox, OUTBOX_COLUMNS), params)
+    return await session.scalar(then, then_params) if then is not None else None
+
+
+@functools.cache
+def _staging_with(outbox: Table, then: Select[str]) -> Select[str]:
+    return then.add_cte(insert_rows(outbox, OUTBOX_COLUMNS).cte("staged"))
+
+
+@functools.cache
+def _staging_with_notify(outbox: Table) -> Select[Any]:
+    # A data-modifying CTE runs whether or not the SELECT reads it.
+    return select(func.pg_notify(NOTIFY_CHANNEL, "")).add_cte(
+        insert_rows(outbox, OUTBOX_COLUMNS).cte("staged")
+    )
 
 
 def wake_relay(session: AsyncSession) -> None:

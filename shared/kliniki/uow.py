@@ -138,7 +138,8 @@ class UnitOfWork:
             self.session,
             self.tables,
             self.published,
-            then=chain_head(self.tables, chain) if chain is not None else None,
+            then=chain_head(self.tables.audit_chain_heads) if chain is not None else None,
+            then_params={"chain": chain},
         )
         self.published.clear()
         await append_records(
