@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aio_pika
 import httpx
 import pytest
 
@@ -35,7 +36,7 @@ from tests.support.faults import (
     report,
     side_stack,
 )
-from tests.support.stack import Stack, auth
+from tests.support.stack import Stack, auth, delete_broker_names
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
@@ -326,3 +327,42 @@ async def test_postgres_restart_under_running_services(
             finally:
                 await reg_db.close()
                 await triage_db.close()
+
+
+async def test_a_consumer_that_cannot_start_makes_the_service_not_ready_and_says_why(
+    stack: Stack,
+) -> None:
+    """An operator left a queue behind under a partition's name with other arguments (an old
+    version's, say): the service answers requests, but its consumer cannot declare its queues.
+    /readyz says so, naming the queue and the broker's reason, and is ready again by itself
+    once the queue is removed."""
+    namespace = f"{stack.namespace}ready."
+    in_the_way = f"{namespace}registration.inbox.p0"
+    connection = await aio_pika.connect(stack.amqp_url)
+    proc = None
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(in_the_way, durable=True)  # classic: partitions are quorum
+        proc = stack.start(
+            "registration", name="registration-queue-in-the-way", KLINIKI_BROKER_NAMESPACE=namespace
+        )
+        await asyncio.to_thread(stack.wait_ready, proc, 120.0, "/healthz")
+        async with httpx.AsyncClient(base_url=proc.url) as http:
+
+            async def readiness() -> httpx.Response:
+                return await http.get("/readyz")
+
+            answer = await eventually(readiness, lambda r: "PRECONDITION" in r.text, timeout=30)
+            assert answer.status_code == 503
+            checks = answer.json()["checks"]
+            assert checks["database"] == checks["broker"] == "ok"
+            assert checks["consumers"].startswith(f"not consuming: {namespace}registration.inbox")
+
+            await channel.queue_delete(in_the_way)
+            answer = await eventually(readiness, lambda r: r.status_code == 200, timeout=60)
+            assert answer.json()["checks"]["consumers"] == "ok"
+    finally:
+        if proc is not None:
+            proc.stop()
+        await connection.close()
+        await delete_broker_names(stack.amqp_url, namespace)

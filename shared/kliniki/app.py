@@ -153,7 +153,7 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Database and broker are reachable")
+    @router.get("/readyz", summary="Database and broker reachable, every consumer consuming")
     async def readyz(request: Request) -> JSONResponse:
         kernel: Kernel = request.app.state.kernel
         checks: dict[str, str] = {}
@@ -164,6 +164,14 @@ def _health_router() -> APIRouter:
         except Exception as exc:
             checks["database"] = f"unavailable: {exc.__class__.__name__}"
         checks["broker"] = "ok" if kernel.broker.is_connected else "unavailable"
+        # Up but not taking events (its queues cannot be declared, say): not ready, and why.
+        stalled = [c for c in request.app.state.event_consumers if not c.consuming]
+        checks["consumers"] = (
+            "ok"
+            if not stalled
+            else "not consuming: "
+            + "; ".join(f"{c.queue_name} ({c.last_error or 'starting'})" for c in stalled)
+        )
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -261,6 +269,7 @@ def create_service_app(
             )
             for c in specs
         ]
+        app.state.event_consumers = event_consumers
         jwks = kernel.verifier.jwks
         if jwks is not None:  # the signing keys before the first request (if reachable)
             await jwks.refresh(force=True)

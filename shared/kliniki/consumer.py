@@ -194,6 +194,9 @@ class EventConsumer:
         self._handlers = {(s.service, s.routing_key): s.handler for s in subscriptions}
         self._channel: AbstractChannel | None = None
         self._partitions: dict[str, _Partition] = {}
+        # For /readyz: subscribed to every partition, or why not (the last failure).
+        self.consuming = False
+        self.last_error: str | None = None
 
     @property
     def partition_queue_names(self) -> list[str]:
@@ -284,8 +287,13 @@ class EventConsumer:
             replicas = await self._channel.get_queue(self.replicas_queue_name, ensure=False)
             await replicas.consume(_never_called, no_ack=True)
             log.info("consuming %s (%d partitions)", self.queue_name, len(self._partitions))
+            self.consuming, self.last_error = True, None
             await self._balance_forever()
+        except Exception as exc:  # the supervisor logs it and starts this again
+            self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            raise
         finally:
+            self.consuming = False
             # Crashed (restarted by the supervisor) or stopped: whatever this replica held goes
             # back to the broker, and on to the next replica in line.
             ACTIVE_PARTITIONS.labels(self.queue_name).set(0)
