@@ -192,10 +192,13 @@ async def pipeline(stack: Stack, users: int) -> tuple[list[float], float]:
             async for text in sarah:
                 frame = json.loads(text)
                 if frame["event"] == "new_assignment":
-                    future = waiting.get(frame["data"]["patientId"])
-                    if future is not None and not future.done():
+                    # The frame can come before the POST's answer has been read: then the
+                    # registration finds its future done (it used to wait out its timeout).
+                    future = waiting.setdefault(frame["data"]["patientId"], loop.create_future())
+                    if not future.done():
                         future.set_result(None)
 
+        loop = asyncio.get_running_loop()
         reader = asyncio.create_task(read())
         url = f"{stack.url('registration')}/patients"
         headers = auth("alice_receptionist")
@@ -204,7 +207,7 @@ async def pipeline(stack: Stack, users: int) -> tuple[list[float], float]:
             response = await http.post(url, json=another_patient(), headers=headers)
             assert response.status_code == 201, response.text
             patient_id = response.json()["id"]
-            future = waiting.setdefault(patient_id, asyncio.get_running_loop().create_future())
+            future = waiting.setdefault(patient_id, loop.create_future())
             await asyncio.wait_for(future, timeout=30)
 
         for _ in range(WARM_UP):  # warm up connections and caches
