@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import case, func, literal, or_, select
 
 from kliniki.access import Stage
-from kliniki.contracts.worklist import WAIT_TIME_EXCEEDED
+from kliniki.contracts.worklist import WAIT_TIME_EXCEEDED, WaitTimeExceeded
 from kliniki.kernel import Kernel
 from kliniki.uow import UnitOfWork
 from kliniki.worklist.domain import AssignmentStatus
@@ -107,19 +107,19 @@ async def _escalate(
     assignment.escalation_level += 1
     target = target_minutes(targets, worklist.stage, colour)
     waited = (now - assignment.created_at).total_seconds() / 60
-    data = {
-        "assignmentId": assignment.id,
-        "patientId": assignment.patient_id,
-        "visitId": assignment.visit_id,
-        "patientName": assignment.patient_name,
-        "opNumber": assignment.op_number,
-        "stage": worklist.stage.value,
-        "colour": colour if worklist.stage is not Stage.TRIAGE else None,
-        "minutesWaited": round(waited, 1),
-        "targetMinutes": target,
-        "level": assignment.escalation_level,
-        "assignedToUserId": assignment.assigned_to_user_id,
-    }
+    data = WaitTimeExceeded(  # the contract's model: the producer is checked as it publishes
+        assignment_id=assignment.id,
+        patient_id=assignment.patient_id,
+        visit_id=assignment.visit_id,
+        patient_name=assignment.patient_name,
+        op_number=assignment.op_number,
+        stage=worklist.stage.value,
+        colour=colour if worklist.stage is not Stage.TRIAGE else None,
+        minutes_waited=round(waited, 1),
+        target_minutes=target,
+        level=assignment.escalation_level,
+        assigned_to_user_id=assignment.assigned_to_user_id,
+    )
     await uow.publish(
         WAIT_TIME_EXCEEDED, data, subject=assignment.patient_id, visit_id=assignment.visit_id
     )
@@ -127,6 +127,6 @@ async def _escalate(
         "ESCALATE",
         "ASSIGNMENT",
         assignment.id,
-        details=f"waited {data['minutesWaited']} min at {worklist.stage.value} "
+        details=f"waited {data.minutes_waited} min at {worklist.stage.value} "
         f"(target {target} min, escalation {assignment.escalation_level})",
     )
