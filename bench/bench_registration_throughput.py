@@ -59,6 +59,25 @@ def services_cpu(stack: Stack) -> dict[str, float]:
     return {name: cpu_seconds(stack.processes[name].process.pid) for name in SERVICES}
 
 
+BACKENDS = {"postgres": "PostgreSQL", "beam.smp": "RabbitMQ"}
+
+
+def backends_cpu() -> dict[str, float]:
+    """CPU seconds so far of this machine's PostgreSQL (every backend) and RabbitMQ: their
+    share of a registration's cost (a backend that exits during a run takes its part along)."""
+    total = dict.fromkeys(BACKENDS.values(), 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            name = BACKENDS.get((proc / "comm").read_text().strip())
+            if name is not None:
+                total[name] += cpu_seconds(int(proc.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+    return total
+
+
 def services_io_calls(stack: Stack) -> dict[str, int]:
     return {name: io_calls(stack.processes[name].process.pid) for name in SERVICES}
 
@@ -79,6 +98,7 @@ class CpuMeter:
     def start(self) -> None:
         self.started, self.before = time.perf_counter(), services_cpu(self.stack)
         self.calls_before = services_io_calls(self.stack)
+        self.backends_before = backends_cpu()
 
     def line(self, count: int) -> str:
         seconds, after = time.perf_counter() - self.started, services_cpu(self.stack)
@@ -88,11 +108,17 @@ class CpuMeter:
             for n in SERVICES
         }
         calls = {n: (calls_after[n] - self.calls_before[n]) / count for n in SERVICES}
+        backends_after = backends_cpu()
+        backends = ", ".join(
+            f"{name} {1000 * (backends_after[name] - self.backends_before[name]) / count:.1f} ms"
+            for name in BACKENDS.values()
+        )
         parts = ", ".join(f"{name} {ms:.1f}" for name, ms in per.items())
         call_parts = ", ".join(f"{name} {n:.0f}" for name, n in calls.items())
         return (
             f"  CPU per registration ({USERS} users): {sum(per.values()):.1f} ms ({parts})\n"
-            f"  read+write system calls per registration: {sum(calls.values()):.0f} ({call_parts})"
+            f"  read+write system calls per registration: {sum(calls.values()):.0f} "
+            f"({call_parts})\n  and per registration: {backends}"
         )
 
 
@@ -138,7 +164,8 @@ async def _admin(pg_url: str, sql: str) -> None:
         await conn.close()
 
 
-BARE_COSTS = [0.0, 0.0]  # CPU ms and system calls per request of the last baseline run
+# CPU ms, system calls, and PostgreSQL's CPU ms per request of the last baseline run
+BARE_COSTS = [0.0, 0.0, 0.0]
 
 
 async def _load_bare(url: str, pid: int) -> tuple[list[float], float]:
@@ -154,11 +181,12 @@ async def _load_bare(url: str, pid: int) -> tuple[list[float], float]:
             response = await http.post(url, json={"name": "John Doe"})
             assert response.status_code == 201
 
-        cpu, calls = cpu_seconds(pid), io_calls(pid)
+        cpu, calls, postgres = cpu_seconds(pid), io_calls(pid), backends_cpu()["PostgreSQL"]
         latencies, seconds = await closed_loop(one, USERS)
         BARE_COSTS[:] = [
             1000 * (cpu_seconds(pid) - cpu) / len(latencies),
             (io_calls(pid) - calls) / len(latencies),
+            1000 * (backends_cpu()["PostgreSQL"] - postgres) / len(latencies),
         ]
         return latencies, seconds
 
@@ -261,8 +289,11 @@ def main() -> None:
         finally:
             sink.shutdown()
     print(f"baseline, {base_line}")
-    cpu_ms, calls = BARE_COSTS
-    print(f"  CPU per request: {cpu_ms:.2f} ms; read+write system calls per request: {calls:.0f}")
+    cpu_ms, calls, postgres_ms = BARE_COSTS
+    print(
+        f"  per request: CPU {cpu_ms:.2f} ms, read+write system calls {calls:.0f}, "
+        f"PostgreSQL {postgres_ms:.2f} ms"
+    )
     print("registration -> triage -> notifier -> Sarah's frame:")
     for line in [*lines, *traced]:
         print(line)
