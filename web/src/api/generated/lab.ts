@@ -179,7 +179,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Database and broker are reachable */
+        /** Database and broker reachable, every consumer consuming */
         get: operations["readyz_readyz_get"];
         put?: never;
         post?: never;
