@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from kliniki.contracts.worklist import AssignmentEvent, WaitTimeExceeded
 from kliniki.events import CloudEvent
@@ -50,34 +51,51 @@ class BoardVisit(ApiModel):
 # -- keeping the holder (event handlers; report.py keeps arrival and hand-on) ----------------
 
 
-async def record_holder(uow: UnitOfWork, event: CloudEvent, data: AssignmentEvent) -> None:
-    """``assignment.<change>``: who has the assignment now (None: the shared queue)."""
+def _holder_upsert() -> Insert:
     statement = pg_insert(StageWait).values(
-        assignment_id=data.id,
-        visit_id=data.visit_id,
-        stage=data.assignment_type,
-        arrived_at=data.created_at,
+        assignment_id=bindparam("assignment_id"),
+        visit_id=bindparam("visit_id"),
+        stage=bindparam("stage"),
+        arrived_at=bindparam("arrived_at"),
         breaches=0,
-        assigned_to_user_id=data.assigned_to_user_id,
-        assigned_to_name=data.assigned_to_name,
-        escalation_level=data.escalation_level,
-        assignment_version=data.version,
+        assigned_to_user_id=bindparam("assigned_to_user_id"),
+        assigned_to_name=bindparam("assigned_to_name"),
+        escalation_level=bindparam("escalation_level"),
+        assignment_version=bindparam("assignment_version"),
     )
     excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[StageWait.assignment_id],
+        set_={
+            "assigned_to_user_id": excluded.assigned_to_user_id,
+            "assigned_to_name": excluded.assigned_to_name,
+            "escalation_level": func.greatest(
+                StageWait.escalation_level, excluded.escalation_level
+            ),
+            "assignment_version": excluded.assignment_version,
+        },
+        # Redelivered or overtaken: an older version never overwrites a newer one.
+        where=StageWait.assignment_version < excluded.assignment_version,
+    )
+
+
+_HOLDER = _holder_upsert()  # built once: it runs for every assignment event
+
+
+async def record_holder(uow: UnitOfWork, event: CloudEvent, data: AssignmentEvent) -> None:
+    """``assignment.<change>``: who has the assignment now (None: the shared queue)."""
     await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[StageWait.assignment_id],
-            set_={
-                "assigned_to_user_id": excluded.assigned_to_user_id,
-                "assigned_to_name": excluded.assigned_to_name,
-                "escalation_level": func.greatest(
-                    StageWait.escalation_level, excluded.escalation_level
-                ),
-                "assignment_version": excluded.assignment_version,
-            },
-            # Redelivered or overtaken: an older version never overwrites a newer one.
-            where=StageWait.assignment_version < excluded.assignment_version,
-        )
+        _HOLDER,
+        {
+            "assignment_id": data.id,
+            "visit_id": data.visit_id,
+            "stage": data.assignment_type,
+            "arrived_at": data.created_at,
+            "assigned_to_user_id": data.assigned_to_user_id,
+            "assigned_to_name": data.assigned_to_name,
+            "escalation_level": data.escalation_level,
+            "assignment_version": data.version,
+        },
     )
 
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,17 +87,29 @@ async def record_colour(uow: UnitOfWork, event: CloudEvent, data: triage.TriageC
     )
 
 
+# Built once with binds: it runs for every assignment event of every department.
+_ARRIVAL = (
+    pg_insert(StageWait)
+    .values(
+        assignment_id=bindparam("assignment_id"),
+        visit_id=bindparam("visit_id"),
+        stage=bindparam("stage"),
+        arrived_at=bindparam("arrived_at"),
+        breaches=0,
+    )
+    .on_conflict_do_nothing()
+)
+
+
 async def record_arrival(uow: UnitOfWork, event: CloudEvent, data: AssignmentEvent) -> None:
     await uow.session.execute(
-        pg_insert(StageWait)
-        .values(
-            assignment_id=data.id,
-            visit_id=data.visit_id,
-            stage=data.assignment_type,
-            arrived_at=data.created_at,
-            breaches=0,
-        )
-        .on_conflict_do_nothing()
+        _ARRIVAL,
+        {
+            "assignment_id": data.id,
+            "visit_id": data.visit_id,
+            "stage": data.assignment_type,
+            "arrived_at": data.created_at,
+        },
     )
 
 

@@ -40,16 +40,20 @@ from registration.schemas import (
     VisitUpdate,
 )
 
+# Built once (every registration takes one); no ORM bookkeeping: nothing in the session holds it.
+_NEXT_OP_NUMBER = (
+    update(OpNumberCounter)
+    .where(OpNumberCounter.id == 1)
+    .values(last_value=OpNumberCounter.last_value + 1)
+    .returning(OpNumberCounter.last_value)
+    .execution_options(synchronize_session=False)
+)
+
 
 async def next_op_number(session: AsyncSession) -> str:
     """Take the next OP number. The row lock serialises concurrent registrations, and a
     rollback returns the number, so the sequence has no gaps."""
-    value = await session.scalar(
-        update(OpNumberCounter)
-        .where(OpNumberCounter.id == 1)
-        .values(last_value=OpNumberCounter.last_value + 1)
-        .returning(OpNumberCounter.last_value)
-    )
+    value = await session.scalar(_NEXT_OP_NUMBER)
     assert value is not None, "the op_number_counter row is created by the first migration"
     return format_op_number(value)
 

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, null, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from kliniki.access import STAGE_ROLE, assignment_record
 from kliniki.contracts.worklist import assignment_key
@@ -44,6 +45,62 @@ def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> No
         raise InvalidInput("visitId", f"visit {visit_id} is not a visit of patient {patient_id}")
 
 
+class WorklistStatements:
+    """The statements every patient placed on a worklist runs, built once with binds: built
+    per call, each cost about 0.2 ms of CPU (bench/README.md, session 5)."""
+
+    def __init__(self, models: WorklistModels) -> None:
+        snap, visits = models.PatientSnapshot, models.PatientVisit
+        shift, a = models.DutyShift, models.Assignment
+
+        def snapshot_upsert(columns: tuple[str, ...]) -> Insert:
+            statement = pg_insert(snap).values({c: bindparam(c) for c in columns})
+            return statement.on_conflict_do_update(
+                index_elements=[snap.patient_id],
+                set_={c: statement.excluded[c] for c in columns if c != "patient_id"},
+                where=snap.source_sequence < statement.excluded.source_sequence,
+            )
+
+        snapshot = (
+            "patient_id",
+            *("op_number", "first_name", "last_name", "gender", "age", "source_sequence"),
+        )
+        self.snapshot_upsert = snapshot_upsert(snapshot)
+        visit_known = (
+            pg_insert(visits)
+            .values(visit_id=bindparam("current_visit_id"), patient_id=bindparam("patient_id"))
+            .on_conflict_do_nothing()
+        )
+        self.snapshot_and_visit_upsert = snapshot_upsert((*snapshot, "current_visit_id")).add_cte(
+            visit_known.cte("visit_known")
+        )
+        # The patient's snapshot and whose visit ``visit_id`` is (NULL: none asked), one query.
+        owner = select(visits.patient_id).where(visits.visit_id == bindparam("visit_id"))
+        self.snapshot_and_owner = select(snap, owner.scalar_subquery()).where(
+            snap.patient_id == bindparam("patient_id")
+        )
+        self.assignment_insert = (
+            pg_insert(a)
+            .on_conflict_do_nothing(
+                index_elements=[a.visit_id],
+                # The partial index's own predicate, literally (a bound value would not match it).
+                index_where=text("status = 'ACTIVE'"),
+            )
+            .returning(a)
+        )
+        # Who is on duty, each with their count of active assignments.
+        self.on_duty = (
+            select(shift.user_id, shift.name, func.count(a.id))
+            .outerjoin(
+                a,
+                (a.assigned_to_user_id == shift.user_id)
+                & (a.status == AssignmentStatus.ACTIVE.value),
+            )
+            .where(shift.on_duty)
+            .group_by(shift.user_id, shift.name)
+        )
+
+
 class Worklist:
     def __init__(
         self,
@@ -61,6 +118,7 @@ class Worklist:
         self.stage = models.stage
         self.role = STAGE_ROLE[models.stage]
         self.staff_file = staff_file
+        self._statements = WorklistStatements(models)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -205,14 +263,12 @@ class Worklist:
         self, session: AsyncSession, patient_id: str, visit_id: str | None
     ) -> tuple[PatientSnapshotTable | None, str | None]:
         """The patient's snapshot and whose visit ``visit_id`` is, in one query."""
-        snap, visits = self.models.PatientSnapshot, self.models.PatientVisit
-        owner = (
-            select(visits.patient_id).where(visits.visit_id == visit_id).scalar_subquery()
-            if visit_id is not None
-            else null()
-        )
-        query = select(snap, owner).where(snap.patient_id == patient_id)
-        row = (await session.execute(query)).first()
+        row = (
+            await session.execute(
+                self._statements.snapshot_and_owner,
+                {"patient_id": patient_id, "visit_id": visit_id},
+            )
+        ).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
     async def active_for_visit(
@@ -272,32 +328,25 @@ class Worklist:
         """The new assignment, or None when the visit already has an active one here."""
         session = uow.session
         assignee = await self._choose(session, assigned_to_user_id)
-        a = self.models.Assignment
         # One statement, no savepoint: the unique index of active assignments per visit
         # decides, and a conflict returns no row instead of failing the transaction.
         assignment: AssignmentTable | None = await session.scalar(
-            pg_insert(a)
-            .values(
-                assignment_type=self.stage.value,
-                patient_id=snapshot.patient_id,
-                visit_id=visit_id,
-                reason=reason,
-                patient_name=snapshot.full_name,
-                op_number=snapshot.op_number,
-                priority=priority.value,
-                priority_rank=PRIORITY_RANK[priority],
-                status=AssignmentStatus.ACTIVE.value,
-                assigned_to_user_id=assignee.user_id if assignee else None,
-                assigned_to_name=assignee.name if assignee else None,
-                created_by=uow.actor_id,
-                notes=notes,
-            )
-            .on_conflict_do_nothing(
-                index_elements=[a.visit_id],
-                # The partial index's own predicate, literally (a bound value would not match it).
-                index_where=text("status = 'ACTIVE'"),
-            )
-            .returning(a)
+            self._statements.assignment_insert,
+            {
+                "assignment_type": self.stage.value,
+                "patient_id": snapshot.patient_id,
+                "visit_id": visit_id,
+                "reason": reason,
+                "patient_name": snapshot.full_name,
+                "op_number": snapshot.op_number,
+                "priority": priority.value,
+                "priority_rank": PRIORITY_RANK[priority],
+                "status": AssignmentStatus.ACTIVE.value,
+                "assigned_to_user_id": assignee.user_id if assignee else None,
+                "assigned_to_name": assignee.name if assignee else None,
+                "created_by": uow.actor_id,
+                "notes": notes,
+            },
         )
         if assignment is None:
             return None
@@ -456,7 +505,6 @@ class Worklist:
         self, session: AsyncSession, data: dict[str, Any], sequence: int
     ) -> None:
         """Upsert the patient snapshot from a registration event; older events never win."""
-        snap = self.models.PatientSnapshot
         values = {
             "patient_id": data["patientId"],
             "op_number": data["opNumber"],
@@ -467,22 +515,11 @@ class Worklist:
             "source_sequence": sequence,
         }
         visit_id = data.get("visitId")
-        if visit_id is not None:
+        if visit_id is None:
+            await session.execute(self._statements.snapshot_upsert, values)
+        else:  # and whose visit it is, in the same statement: one round trip
             values["current_visit_id"] = visit_id
-        statement = pg_insert(snap).values(**values)
-        upsert = statement.on_conflict_do_update(
-            index_elements=[snap.patient_id],
-            set_={k: statement.excluded[k] for k in values if k != "patient_id"},
-            where=snap.source_sequence < statement.excluded.source_sequence,
-        )
-        if visit_id is not None:  # whose visit it is, in the same statement: one round trip
-            known = (
-                pg_insert(self.models.PatientVisit)
-                .values(visit_id=visit_id, patient_id=values["patient_id"])
-                .on_conflict_do_nothing()
-            )
-            upsert = upsert.add_cte(known.cte("visit_known"))
-        await session.execute(upsert)
+            await session.execute(self._statements.snapshot_and_visit_upsert, values)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -543,17 +580,7 @@ class Worklist:
     async def _on_duty(self, session: AsyncSession) -> builtins.list[Candidate]:
         """Who is on duty, each with their count of active assignments: one query (it runs
         for every patient placed)."""
-        shift, a = self.models.DutyShift, self.models.Assignment
-        rows = await session.execute(
-            select(shift.user_id, shift.name, func.count(a.id))
-            .outerjoin(
-                a,
-                (a.assigned_to_user_id == shift.user_id)
-                & (a.status == AssignmentStatus.ACTIVE.value),
-            )
-            .where(shift.on_duty)
-            .group_by(shift.user_id, shift.name)
-        )
+        rows = await session.execute(self._statements.on_duty)
         return [Candidate(user_id, name, count) for user_id, name, count in rows.all()]
 
     async def _active_counts(self, session: AsyncSession) -> dict[str, int]:
