@@ -78,7 +78,7 @@ async def store_and_announce(
         )
         for id_, row in zip(ids, rows, strict=True)
     ]
-    await uow.publish(
+    announcement = await uow.publish(
         NOTIFICATION_CREATED,
         NotificationCreated(notifications=stored),
         subject=event.subject,
@@ -89,7 +89,7 @@ async def store_and_announce(
     # sockets get them from the announcement.
     offer = uow.session.info.get(LIVE_OFFER)
     if offer is not None:
-        uow.after_commit(functools.partial(offer, [to_json(n) for n in stored]))
+        uow.after_commit(functools.partial(offer, announcement.id, [to_json(n) for n in stored]))
 
 
 async def _view(uow: UnitOfWork, visit_id: str, patient_id: str) -> VisitView:

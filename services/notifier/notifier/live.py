@@ -9,15 +9,17 @@ is visible, every smaller id is committed or gone for good. When a message carri
 ids after the tail (the usual case) they are delivered without reading the database. The
 replica that stored the frames offers them itself right after its commit
 (``deliver_own_commits``), so its own sockets do not wait for the relay and the broker; the
-announcement that follows carries ids already delivered and is dropped.
+announcement that follows is known by its event id and dropped unread.
 
-Each replica binds its own exclusive, auto-deleted queue to ``notifier.events``; a slow poll
-catches anything whose wake-up was lost.
+Each replica binds its own exclusive, auto-deleted queue to ``notifier.events`` and takes it
+without acknowledgements (a wake-up lost with a connection shows as a gap in the next offer,
+which reads the database); a slow poll catches anything else whose wake-up was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,6 +38,7 @@ from notifier.models import Notification
 log = logging.getLogger(__name__)
 
 CATCH_UP_BATCH = 500
+OWN_ANNOUNCEMENTS_KEPT = 4096  # far more than can be in flight between commit and echo
 
 
 class NotificationTail:
@@ -48,6 +51,20 @@ class NotificationTail:
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._reading = asyncio.Lock()
+        # Event ids of this replica's own announcements, offered at their commit already.
+        self._own: collections.deque[str] = collections.deque(maxlen=OWN_ANNOUNCEMENTS_KEPT)
+        self._own_ids: set[str] = set()
+
+    def offer_own(self, announcement_id: str, notifications: list[dict[str, Any]]) -> None:
+        """This replica's commit stored ``notifications``; its announcement needs no reading."""
+        if len(self._own) == self._own.maxlen:
+            self._own_ids.discard(self._own[0])
+        self._own.append(announcement_id)
+        self._own_ids.add(announcement_id)
+        self.offer(notifications)
+
+    def is_own(self, announcement_id: str | None) -> bool:
+        return announcement_id in self._own_ids
 
     def offer(self, notifications: list[dict[str, Any]]) -> None:
         """What was stored (committed): from the broker, or from this replica's own commit."""
@@ -124,7 +141,7 @@ def deliver_own_commits(tail: NotificationTail) -> Callable[[Kernel], Awaitable[
 
     async def offer_own_commits_live(kernel: Kernel) -> None:
         info = kernel.sessionmaker.kw.get("info", {})
-        kernel.sessionmaker.configure(info={**info, LIVE_OFFER: tail.offer})
+        kernel.sessionmaker.configure(info={**info, LIVE_OFFER: tail.offer_own})
 
     return offer_own_commits_live
 
@@ -148,16 +165,17 @@ def live_tasks(
         await queue.bind(exchange, NOTIFICATION_CREATED)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            async with message.process(ignore_processed=True):
-                try:
-                    event = CloudEvent.model_validate_json(message.body)
-                    notifications = list(event.data.get("notifications", []))
-                except (ValueError, KeyError, TypeError):
-                    log.error("ignoring a malformed live frame: %r", message.body[:200])
-                    return
-                tail.offer(notifications)
+            if tail.is_own(message.message_id):  # offered at its commit
+                return
+            try:
+                event = CloudEvent.model_validate_json(message.body)
+                notifications = list(event.data.get("notifications", []))
+            except (ValueError, KeyError, TypeError):
+                log.error("ignoring a malformed live frame: %r", message.body[:200])
+                return
+            tail.offer(notifications)
 
-        await queue.consume(on_message)
+        await queue.consume(on_message, no_ack=True)
         await asyncio.Future()
 
     async def notifier_live_reader(kernel: Kernel) -> None:
