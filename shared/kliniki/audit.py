@@ -87,21 +87,22 @@ class AuditRecord:
     occurred_at: dt.datetime
 
 
+# What a record's hash covers besides its time and the previous hash.
+HASHED_FIELDS = (
+    "actor_id",
+    "action",
+    "resource",
+    "resource_id",
+    "before",
+    "after",
+    "details",
+    "request_id",
+)
+
+
 def record_hash(prev_hash: str, record: dict[str, Any]) -> str:
     """SHA-256 over the previous hash and the record's canonical JSON."""
-    fields = {
-        key: record[key]
-        for key in (
-            "actor_id",
-            "action",
-            "resource",
-            "resource_id",
-            "before",
-            "after",
-            "details",
-            "request_id",
-        )
-    }
+    fields = {key: record[key] for key in HASHED_FIELDS}
     occurred = record["occurred_at"]
     fields["occurred_at"] = occurred.isoformat() if isinstance(occurred, dt.datetime) else occurred
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
@@ -150,20 +151,7 @@ async def append_records(
     )
 
 
-AUDIT_COLUMNS = (
-    "actor_id",
-    "action",
-    "resource",
-    "resource_id",
-    "before",
-    "after",
-    "details",
-    "request_id",
-    "occurred_at",
-    "prev_hash",
-    "chain",
-    "hash",
-)
+AUDIT_COLUMNS = (*HASHED_FIELDS, "occurred_at", "prev_hash", "chain", "hash")
 
 
 @functools.cache
