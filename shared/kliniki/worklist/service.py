@@ -6,7 +6,7 @@ import builtins
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,6 +35,23 @@ from kliniki.worklist.models import AssignmentTable, PatientSnapshotTable, Workl
 from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut, WorklistSummary
 
 AssignmentHook = Callable[[UnitOfWork, AssignmentTable], Awaitable[None]]
+
+
+class PatientDemographics(Protocol):
+    """What a patient snapshot keeps (registration's events carry it)."""
+
+    @property
+    def patient_id(self) -> str: ...
+    @property
+    def op_number(self) -> str: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def gender(self) -> str: ...
+    @property
+    def age(self) -> int | None: ...
 
 
 def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> None:
@@ -502,19 +519,22 @@ class Worklist:
             )
 
     async def remember_patient(
-        self, session: AsyncSession, data: dict[str, Any], sequence: int
+        self,
+        session: AsyncSession,
+        patient: PatientDemographics,
+        visit_id: str | None,
+        sequence: int,
     ) -> None:
         """Upsert the patient snapshot from a registration event; older events never win."""
-        values = {
-            "patient_id": data["patientId"],
-            "op_number": data["opNumber"],
-            "first_name": data["firstName"],
-            "last_name": data["lastName"],
-            "gender": data.get("gender"),
-            "age": data.get("age"),
+        values: dict[str, Any] = {
+            "patient_id": patient.patient_id,
+            "op_number": patient.op_number,
+            "first_name": patient.first_name,
+            "last_name": patient.last_name,
+            "gender": patient.gender,
+            "age": patient.age,
             "source_sequence": sequence,
         }
-        visit_id = data.get("visitId")
         if visit_id is None:
             await session.execute(self._statements.snapshot_upsert, values)
         else:  # and whose visit it is, in the same statement: one round trip
