@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
 )
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from kliniki import tracing
 from kliniki.broker import Broker
@@ -150,6 +151,7 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self.wake = asyncio.Event()  # set: rows were committed, publish them now
         self._gauges_read_at = -GAUGES_EVERY_SECONDS
+        self._claim_next = self._claim([])  # every pass runs it: built once
 
     def attach(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Sessions of ``sessionmaker`` wake this relay after committing events, in memory."""
@@ -201,7 +203,6 @@ class OutboxRelay:
         (``python -m kliniki.outbox_admin``). A broker or database outage blames no row.
         """
         exchange = await self._broker.exchange(exchange_service)
-        outbox = self._outbox
         sent_total = 0
         skipped: list[int] = []
         while True:
@@ -212,17 +213,8 @@ class OutboxRelay:
                 # locks are taken in id order, so a second relay (another replica) waits at
                 # the first row of this batch and, once this one committed, finds those rows
                 # sent and goes on behind them: one relay at a time, a record's events in order.
-                rows = sorted(
-                    (
-                        await conn.execute(
-                            update(outbox)
-                            .where(outbox.c.id.in_(self._next_batch(skipped)))
-                            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
-                            .returning(outbox.c.id, outbox.c.routing_key, outbox.c.envelope)
-                        )
-                    ).all(),
-                    key=lambda row: row.id,
-                )
+                claim = self._claim_next if not skipped else self._claim(skipped)
+                rows = sorted((await conn.execute(claim)).all(), key=lambda row: row.id)
                 if rows:
                     sent = await self._publish_batch(conn, exchange, rows, skipped)
                     EVENTS_PUBLISHED.inc(sent)
@@ -231,15 +223,23 @@ class OutboxRelay:
                     await self._update_gauges(conn)
                     return sent_total
 
-    def _next_batch(self, skipped: list[int]) -> Select[int]:
+    def _claim(self, skipped: list[int]) -> ReturningUpdate[tuple[int, str, Any]]:
+        """Mark the next batch sent (``skipped``: rows that failed in this pass) and return
+        its id, routing key and envelope; its rows are locked in id order."""
         outbox = self._outbox
-        return (
+        batch = (
             select(outbox.c.id)
             .where(outbox.c.published_at.is_(None), self._not_parked())
             .where(outbox.c.id.not_in(skipped) if skipped else true())
             .order_by(outbox.c.id)
             .limit(BATCH_SIZE)
             .with_for_update()
+        )
+        return (
+            update(outbox)
+            .where(outbox.c.id.in_(batch))
+            .values(published_at=func.now(), attempts=outbox.c.attempts + 1)
+            .returning(outbox.c.id, outbox.c.routing_key, outbox.c.envelope)
         )
 
     async def _publish_batch(
