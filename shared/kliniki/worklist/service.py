@@ -6,7 +6,7 @@ import builtins
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from kliniki.access import STAGE_ROLE, assignment_record
+from kliniki.contracts import registration
 from kliniki.contracts.worklist import assignment_key
 from kliniki.db import load
 from kliniki.directory import StaffMember
@@ -35,23 +36,6 @@ from kliniki.worklist.models import AssignmentTable, PatientSnapshotTable, Workl
 from kliniki.worklist.schemas import AssignmentEvent, AssignmentOut, DutyOut, WorklistSummary
 
 AssignmentHook = Callable[[UnitOfWork, AssignmentTable], Awaitable[None]]
-
-
-class PatientDemographics(Protocol):
-    """What a patient snapshot keeps (registration's events carry it)."""
-
-    @property
-    def patient_id(self) -> str: ...
-    @property
-    def op_number(self) -> str: ...
-    @property
-    def first_name(self) -> str: ...
-    @property
-    def last_name(self) -> str: ...
-    @property
-    def gender(self) -> str: ...
-    @property
-    def age(self) -> int | None: ...
 
 
 def check_patient_visit(patient_id: str, visit_id: str, owner: str | None) -> None:
@@ -521,7 +505,7 @@ class Worklist:
     async def remember_patient(
         self,
         session: AsyncSession,
-        patient: PatientDemographics,
+        patient: registration.PatientData | registration.VisitData,
         visit_id: str | None,
         sequence: int,
     ) -> None:
