@@ -40,7 +40,8 @@ test("bad input shows the server's message on the field and saves nothing", asyn
   await shot(alice, "bad-phone");
   await expectAccessible(alice, "registration with an error");
 
-  const last = uniqueName("Pulse");
+  // Not a name containing "Pulse": getByLabel("Pulse") would also find the row's "Open Paul Pulse…".
+  const last = uniqueName("Vital");
   const { op } = await registerPatient(alice, { firstName: "Paul", lastName: last });
   const sarah = (await signedIn(browser, "sarah")).page;
   await worklist(sarah).getByRole("row").filter({ hasText: op }).getByRole("button", { name: `Open Paul ${last}` }).click();
