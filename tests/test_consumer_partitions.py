@@ -71,7 +71,7 @@ class Orders:
             broker_namespace=self.namespace,
         )
 
-    def start(self, name: str, handle_ms: int = 20) -> None:
+    def start(self, name: str, handle_ms: int = 20, partitions: int = PARTITIONS) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KLINIKI_")}
         env.update(
             KLINIKI_SERVICE_NAME=CONSUMER,
@@ -79,7 +79,7 @@ class Orders:
             KLINIKI_DATABASE_NAME=self.database,
             KLINIKI_AMQP_URL=self.amqp_url,
             KLINIKI_BROKER_NAMESPACE=self.namespace,
-            KLINIKI_CONSUMER_PARTITIONS=str(PARTITIONS),
+            KLINIKI_CONSUMER_PARTITIONS=str(partitions),
             KLINIKI_CONSUMER_BALANCE_SECONDS="0.5",
             KLINIKI_CONSUMER_RETRY_DELAYS_MS="[100, 300, 600]",
             KLINIKI_LOG_JSON="false",
@@ -230,6 +230,9 @@ async def test_two_replicas_apply_each_patients_events_in_order_and_others_in_pa
     orders.start("a")
     orders.start("b")
     await orders.wait_for_replicas(2)
+    # A few balancing periods: the first one up holds every partition until it hands half on
+    # (the work below is done in about a second).
+    await asyncio.sleep(2)
     events = visit_events(patients=30, per_patient=6)
     await orders.publish(events)
 
@@ -248,6 +251,34 @@ async def test_two_replicas_apply_each_patients_events_in_order_and_others_in_pa
         f"\n{len(events)} events of 30 patients: a applied "
         f"{sum(r['replica'] == 'a' for r in rows)}, b {sum(r['replica'] == 'b' for r in rows)}"
     )
+
+
+async def test_within_one_partition_other_patients_are_handled_beside_a_patients_turn(
+    orders: Orders,
+) -> None:
+    # One partition: every patient's events in one queue. A patient's events still take
+    # turns; the other patients' do not wait behind them.
+    orders.start("a", handle_ms=60, partitions=1)
+    await orders.wait_for_replicas(1)
+    events = visit_events(patients=12, per_patient=4)
+    await orders.publish(events)
+
+    rows = await wait_until_applied(orders, len(events))
+    await asyncio.sleep(1)
+    rows = await orders.applied()
+    assert_each_applied_once_in_order(rows, events)
+    assert overlapping(rows) > 0, "other patients' events were handled at the same time"
+    same_patient_overlaps = [
+        (x["patient"], x["n"], y["n"])
+        for i, x in enumerate(rows)
+        for y in rows[i + 1 :]
+        if x["patient"] == y["patient"]
+        and x["started_at"] < y["finished_at"]
+        and y["started_at"] < x["finished_at"]
+    ]
+    assert not same_patient_overlaps, "one patient's events never run at the same time"
+    took = max(r["finished_at"] for r in rows) - min(r["started_at"] for r in rows)
+    print(f"\n48 events of 12 patients in one partition, 60 ms each: {took.total_seconds():.2f} s")
 
 
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])

@@ -7,13 +7,17 @@ sets (the patient, else the visit, else the publishing service): one patient's e
 land in the same partition, in publication order. Each partition is a single-active-consumer
 queue: every replica subscribes to all K, the broker delivers a partition to one of them at a
 time, and when that replica dies the next in line takes the partition over at once (its
-unacknowledged messages first). Within a replica the partitions run concurrently, each one
-message at a time (prefetch 1). RabbitMQ 3.10 does not rebalance single-active consumers, so a
-replica that holds more than its share (K / replicas, counted as consumers of
-``triage.inbox.replicas``) hands the extra partitions on: after committing a message, and
-before acknowledging it, it cancels its subscription there (the next in line starts with the
-following message, so two replicas never work on one partition at once), then subscribes again
-at the back of the line as a standby.
+unacknowledged messages first). Within a replica every partition has its own channel and up to
+``consumer_prefetch`` of its messages in hand; messages of one partition key take turns in
+delivery order, those of different keys are handled at once (up to ``consumer_concurrency``
+per purpose): one patient's events in order, other patients' beside them, also within a
+partition. RabbitMQ 3.10 does not rebalance single-active consumers, so a replica that holds
+more than its share (K / replicas, counted as consumers of ``triage.inbox.replicas``) hands the
+extra partitions on: it stops starting messages there, lets those being handled commit and
+acknowledges them, then closes the partition's channel. Closing (unlike a cancel) gives the
+messages still in hand back to the queue ahead of the rest *as* the next replica in line
+becomes active, so that one starts with them, in order, and two replicas never work on one
+partition at once. Then it subscribes again at the back of the line as a standby.
 
 For each message:
 1. parse the CloudEvent (garbage goes straight to the dead-letter queue, with the reason);
@@ -46,7 +50,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -159,19 +163,44 @@ def in_turn(first: EventHandler, then: EventHandler) -> EventHandler:
     return both
 
 
+class _Turns:
+    """Messages of one partition key take turns, in delivery order (an asyncio.Lock wakes its
+    waiters first come, first served); a key's lock lives while a message of it is in hand."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, key: str) -> AsyncIterator[None]:
+        lock, holders = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, holders = self._locks[key]
+            if holders == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, holders - 1)
+
+
 @dataclass
 class _Partition:
-    """One partition queue as this replica sees it."""
+    """One partition queue as this replica sees it, on a channel of its own."""
 
-    queue: AbstractQueue
-    # One message at a time, in delivery order (asyncio.Lock wakes its waiters first come).
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    consumer_tag: str | None = None
+    name: str
+    channel: AbstractChannel | None = None
+    queue: AbstractQueue | None = None
+    turns: _Turns = field(default_factory=_Turns)
+    # Delivered to us and not yet acknowledged or left to go back (being handled or waiting).
+    in_hand: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
     # A message came since we subscribed: the broker made us the partition's active consumer,
-    # and we stay it until we cancel or lose the channel.
+    # and we stay it until we close the channel or lose it.
     active: bool = False
-    # Over our share: hand it on at the next message boundary.
-    releasing: bool = False
+    # Handing it on: start nothing more; what is left in hand goes back with the channel.
+    handing_on: bool = False
 
 
 class EventConsumer:
@@ -194,6 +223,8 @@ class EventConsumer:
         self._handlers = {(s.service, s.routing_key): s.handler for s in subscriptions}
         self._channel: AbstractChannel | None = None
         self._partitions: dict[str, _Partition] = {}
+        # Events of this purpose being handled at once (each holds a database connection).
+        self._handling = asyncio.Semaphore(settings.consumer_concurrency)
         # For /readyz: subscribed to every partition, or why not (the last failure).
         self.consuming = False
         self.last_error: str | None = None
@@ -217,10 +248,9 @@ class EventConsumer:
     async def declare(self) -> list[AbstractQueue]:
         """Declare the purpose's topology (idempotent); return its partition queues."""
         connection = await self.broker.connected()
+        # The control channel: topology, retries and dead letters, probes, the roll call.
+        # Each partition is consumed on a channel of its own (``_subscribe``).
         channel = await connection.channel(publisher_confirms=True)
-        # Per consumer: one unacknowledged message per partition, so that a partition can be
-        # handed on with nothing of it left in this replica's hands (see the module's text).
-        await channel.set_qos(prefetch_count=1)
         self._channel = channel
         try:
             partitioner = await channel.declare_exchange(
@@ -276,10 +306,7 @@ class EventConsumer:
         try:
             queues = await self.declare()
             assert self._channel is not None
-            self._partitions = {queue.name: _Partition(queue) for queue in queues}
-            if isinstance(self._channel, AbstractRobustChannel):
-                # After a reconnection we are new consumers, at the back of every line.
-                self._channel.reopen_callbacks.add(self._forget_active)
+            self._partitions = {queue.name: _Partition(queue.name) for queue in queues}
             for partition in self._partitions.values():
                 await self._subscribe(partition)
             # Then answer the roll call (nothing is published there: being subscribed is the
@@ -297,38 +324,67 @@ class EventConsumer:
             # Crashed (restarted by the supervisor) or stopped: whatever this replica held goes
             # back to the broker, and on to the next replica in line.
             ACTIVE_PARTITIONS.labels(self.queue_name).set(0)
-            if self._channel is not None and not self._channel.is_closed:
-                with contextlib.suppress(Exception):
-                    await self._channel.close()
+            channels = [p.channel for p in self._partitions.values()] + [self._channel]
+            for channel in channels:
+                if channel is not None and not channel.is_closed:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
 
     async def _subscribe(self, partition: _Partition) -> None:
+        """Join the partition's line of consumers, on a channel of its own."""
+        connection = await self.broker.connected()
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self.settings.consumer_prefetch)
+        if isinstance(channel, AbstractRobustChannel):
+            # After a reconnection we are a new consumer, at the back of the line.
+            channel.reopen_callbacks.add(lambda *_: self._forget_active(partition))
+        partition.channel = channel
+        partition.queue = await channel.get_queue(partition.name, ensure=False)
+
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await self._on_message(partition, message)
+            await self._on_message(partition, channel, message)
 
-        partition.consumer_tag = await partition.queue.consume(on_message)
+        await partition.queue.consume(on_message)
 
-    def _forget_active(self, *_: object) -> None:
-        for partition in self._partitions.values():
-            partition.active = partition.releasing = False
+    @staticmethod
+    def _forget_active(partition: _Partition) -> None:
+        partition.active = partition.handing_on = False
 
-    async def _on_message(self, partition: _Partition, message: AbstractIncomingMessage) -> None:
+    async def _on_message(
+        self, partition: _Partition, channel: AbstractChannel, message: AbstractIncomingMessage
+    ) -> None:
+        if channel is not partition.channel:
+            return  # came on a channel closed since (handed on): it went back with it
         partition.active = True
-        async with partition.lock:
-            if not (message.headers or {}).get(PROBE_HEADER):
-                await self.process(message)
-            if partition.releasing:
-                await self._hand_on(partition)
-            await message.ack()
+        partition.in_hand += 1
+        partition.settled.clear()
+        key = str((message.headers or {}).get(PARTITION_KEY_HEADER, ""))
+        try:
+            async with partition.turns.of(key):
+                if partition.handing_on:
+                    return  # not acknowledged: it goes back, ahead of the rest, with the channel
+                if not (message.headers or {}).get(PROBE_HEADER):
+                    async with self._handling:
+                        await self.process(message)
+                await message.ack()
+        finally:
+            partition.in_hand -= 1
+            if partition.in_hand == 0:
+                partition.settled.set()
 
     async def _hand_on(self, partition: _Partition) -> None:
-        """Stop being the partition's active consumer, holding only the message just handled
-        (committed, not yet acknowledged): the broker gives the next one to the next replica in
-        line. Then queue up again as a standby."""
-        assert partition.consumer_tag is not None
-        await partition.queue.cancel(partition.consumer_tag)
-        partition.active = partition.releasing = False
+        """Stop being the partition's active consumer: the messages being handled commit and
+        are acknowledged, then the channel closes, giving back what else we hold as the next
+        replica in line becomes active. Then queue up again as a standby."""
+        partition.handing_on = True
+        while partition.in_hand:
+            await partition.settled.wait()
+        if partition.channel is not None:
+            with contextlib.suppress(Exception):  # a lost channel gave everything back too
+                await partition.channel.close()
+        self._forget_active(partition)
         PARTITIONS_HANDED_ON.labels(self.queue_name).inc()
-        log.info("handed partition %s on to another replica", partition.queue.name)
+        log.info("handed partition %s on to another replica", partition.name)
         await self._subscribe(partition)
 
     async def _balance_forever(self) -> None:
@@ -344,8 +400,8 @@ class EventConsumer:
                 ConnectionError,
                 TimeoutError,
             ) as exc:
-                # The broker is away: the robust channel reconnects and subscribes again by
-                # itself (we then start again at the back of every line); try next period.
+                # The broker is away: the robust channels reconnect and subscribe again by
+                # themselves (we then start again at the back of every line); try next period.
                 log.info("cannot balance %s now: %r", self.queue_name, exc)
 
     async def _balance(self, known_replicas: int) -> int:
@@ -357,12 +413,9 @@ class EventConsumer:
                 if not partition.active:
                     await self._probe(partition)
             known_replicas = replicas
-        active = [p for p in self._partitions.values() if p.active and not p.releasing]
+        active = [p for p in self._partitions.values() if p.active and not p.handing_on]
         share = math.ceil(len(self._partitions) / max(replicas, 1))
-        for partition in active[share:]:
-            partition.releasing = True
-            if not partition.lock.locked():
-                await self._probe(partition)  # idle: the probe is the message boundary
+        await asyncio.gather(*(self._hand_on(partition) for partition in active[share:]))
         ACTIVE_PARTITIONS.labels(self.queue_name).set(len(active[:share]))
         return known_replicas
 
@@ -377,7 +430,7 @@ class EventConsumer:
     async def _probe(self, partition: _Partition) -> None:
         assert self._channel is not None
         await self._channel.default_exchange.publish(
-            aio_pika.Message(b"", headers={PROBE_HEADER: True}), routing_key=partition.queue.name
+            aio_pika.Message(b"", headers={PROBE_HEADER: True}), routing_key=partition.name
         )
 
     async def process(self, message: AbstractIncomingMessage) -> None:

@@ -103,9 +103,21 @@ class ServiceSettings(BaseSettings):
     consumer_partitions: int = Field(
         default=8,
         ge=1,
-        description="Partition queues per consumer purpose: events of different patients are "
-        "handled in parallel up to this many at once, across all replicas; the most replicas "
-        "that share the work (a replica beyond K waits as a standby).",
+        description="Partition queues per consumer purpose: one patient's events stay in one "
+        "partition, in order; the most replicas that share the work (a replica beyond K waits "
+        "as a standby).",
+    )
+    consumer_prefetch: int = Field(
+        default=8,
+        ge=1,
+        description="Events a replica holds at once from each of its partitions: different "
+        "patients' among them are handled at once, one patient's in turn.",
+    )
+    consumer_concurrency: int = Field(
+        default=16,
+        ge=1,
+        description="Events a replica handles at once per consumer purpose, over all its "
+        "partitions (each holds one of the service's 20 database connections).",
     )
     consumer_balance_seconds: float = Field(
         default=1.0,
