@@ -6,8 +6,11 @@ replicas started as processes and given time to share the partitions, then 1,000
 ``patient.registered`` events published at once, each fourth visit followed by its
 cancellation at the desk (``visit.updated``, CANCELLED). Printed: events per second until all
 are applied, against one replica in the same run. Then a run with 4 replicas where one is killed
-with SIGKILL mid-run, and 1 and 4 replicas at K=32 (K, not the replica count, is how many
-events are in flight at once: what sets the rate when each event waits on a far database).
+with SIGKILL mid-run, and 1 and 4 replicas at K=32. Beside each rate, how many of the
+machine's cores were busy meanwhile (everything: replicas, PostgreSQL, the proxy, the broker).
+A replica handles up to ``KLINIKI_CONSUMER_CONCURRENCY`` (16) events at once over its
+partitions, so with the database far away one replica is bound by round trips and each replica
+added brings its 16 more, until the cores are all busy.
 
 Checked after every run, from triage's own tables: every event is in the inbox once (none
 twice, none lost); every visit has exactly one assignment; a cancelled visit's assignment is
@@ -193,13 +196,14 @@ async def check(conn: asyncpg.Connection, consumer: str, batch: list[CloudEvent]
 
 async def measure(
     amqp_url: str, dsn: str, namespace: str, procs: list[ServiceProcess], kill_one: bool
-) -> float:
-    """Publish the batch, wait until triage applied it all, check; events per second."""
+) -> tuple[float, float]:
+    """Publish the batch, wait until triage applied it all, check; events per second and the
+    machine's cores busy meanwhile (replicas, PostgreSQL, the proxy, the broker: everything)."""
     consumer = f"{namespace}triage.inbox"
     batch = events()
     conn = await connect(dsn)
     try:
-        started = time.perf_counter()
+        started, (busy_before, total_before) = time.perf_counter(), busy_jiffies()
         await publish(amqp_url, f"{namespace}registration.events", batch)
         killed = False
         deadline = time.monotonic() + 900
@@ -213,13 +217,22 @@ async def measure(
                 raise TimeoutError(f"only {done} of {len(batch)} events applied")
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
+        busy_after, total_after = busy_jiffies()
+        cores = (os.cpu_count() or 1) * (busy_after - busy_before) / (total_after - total_before)
         await asyncio.sleep(1)  # anything applied twice would show now
         problems = await check(conn, consumer, batch)
     finally:
         await conn.close()
     if problems:
         raise AssertionError("; ".join(problems[:5]) + f" ({len(problems)} problems)")
-    return len(batch) / elapsed
+    return len(batch) / elapsed, cores
+
+
+def busy_jiffies() -> tuple[int, int]:
+    """The whole machine's busy and total CPU time since boot (``/proc/stat``), in jiffies."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def retried(step: Callable[[], None], attempts: int = 60) -> None:
@@ -246,8 +259,9 @@ def run(
     replicas: int,
     kill_one: bool = False,
     partitions: int = PARTITIONS,
-) -> float:
-    """Events per second for ``replicas`` triage replicas; raises if any check fails."""
+) -> tuple[float, float]:
+    """Events per second for ``replicas`` triage replicas and the cores busy meanwhile;
+    raises if any check fails."""
     stack = Stack(pg_url, amqp_url)
     try:
         retried(lambda: stack.migrate(["triage"]))
@@ -299,28 +313,29 @@ def main() -> None:
             proxy_url = proxied(pg_url, proxy_port)
             rates = {}
             for replicas in REPLICA_COUNTS:
-                rates[replicas] = run(pg_url, amqp_url, proxy_url, replicas)
+                rates[replicas], cores = run(pg_url, amqp_url, proxy_url, replicas)
                 print(
                     f"{replicas} replica(s), K={PARTITIONS}, PostgreSQL +{DELAY_MS} ms each way: "
                     f"{rates[replicas]:.0f} events/s ({rates[replicas] / rates[1]:.2f}x one "
-                    "replica); every event once, every visit in order",
+                    f"replica), {cores:.1f} of {os.cpu_count()} cores busy; every event once, "
+                    "every visit in order",
                     flush=True,
                 )
-            killed = run(pg_url, amqp_url, proxy_url, 4, kill_one=True)
+            killed, cores = run(pg_url, amqp_url, proxy_url, 4, kill_one=True)
             print(
                 f"4 replicas, one killed with SIGKILL mid-run: {killed:.0f} events/s "
-                f"({killed / rates[1]:.2f}x one replica); none lost, none twice, in order",
+                f"({killed / rates[1]:.2f}x one replica), {cores:.1f} cores busy; none lost, "
+                "none twice, in order",
                 flush=True,
             )
-            # K is how many events are in flight at once over all replicas: with the database
-            # far away (latency-bound work), K rather than the replica count sets the rate.
-            # One replica at the wide K too: if it keeps up with four, replicas add cores and
-            # availability, not concurrency (one replica already works on all K at once).
+            # One replica handles up to KLINIKI_CONSUMER_CONCURRENCY events at once, whatever
+            # K: with the database far away, K only has to be above the replica count.
             for replicas in (1, 4):
-                wide = run(pg_url, amqp_url, proxy_url, replicas, partitions=WIDE_PARTITIONS)
+                wide, cores = run(pg_url, amqp_url, proxy_url, replicas, partitions=WIDE_PARTITIONS)
                 print(
                     f"{replicas} replica(s), K={WIDE_PARTITIONS}: {wide:.0f} events/s "
-                    f"({wide / rates[1]:.2f}x one replica at K={PARTITIONS}); in order",
+                    f"({wide / rates[1]:.2f}x one replica at K={PARTITIONS}), {cores:.1f} cores "
+                    "busy; in order",
                     flush=True,
                 )
         finally:

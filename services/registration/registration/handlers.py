@@ -82,7 +82,8 @@ def subscriptions() -> list[Subscription]:
     moved = tuple(map(assignment_key, ("claimed", "transferred", "returned_to_queue")))
     left = tuple(map(assignment_key, ("completed", "cancelled")))
     for department in DEPARTMENTS:
-        handles(department, *arrived)(report.record_arrival)
+        # The arrival is the holder's first row (board.record_holder inserts it): one
+        # statement per new assignment, not two.
         handles(department, *left)(report.record_handed_on)
         handles(department, *arrived, *moved, *left)(board.record_holder)
         handles(department, WAIT_TIME_EXCEEDED)(report.record_breach)
