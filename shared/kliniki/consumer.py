@@ -311,7 +311,9 @@ class EventConsumer:
                 await self._subscribe(partition)
             # Then answer the roll call (nothing is published there: being subscribed is the
             # answer), so that the others hand partitions on only once we are in every line.
-            replicas = await self._channel.get_queue(self.replicas_queue_name, ensure=False)
+            # A passive declare, not get_queue: only declared queues get their consumers back
+            # when the robust channel reconnects.
+            replicas = await self._channel.declare_queue(self.replicas_queue_name, passive=True)
             await replicas.consume(_never_called, no_ack=True)
             log.info("consuming %s (%d partitions)", self.queue_name, len(self._partitions))
             self.consuming, self.last_error = True, None
@@ -339,7 +341,8 @@ class EventConsumer:
             # After a reconnection we are a new consumer, at the back of the line.
             channel.reopen_callbacks.add(lambda *_: self._forget_active(partition))
         partition.channel = channel
-        partition.queue = await channel.get_queue(partition.name, ensure=False)
+        # Declared (passively), so the robust channel subscribes it again after a reconnection.
+        partition.queue = await channel.declare_queue(partition.name, passive=True)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await self._on_message(partition, channel, message)
