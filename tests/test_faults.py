@@ -127,6 +127,16 @@ async def test_kill_9_between_commit_and_publish_loses_and_doubles_nothing(
         await proxy.close()
 
 
+async def consumers_of(stack: Stack, queue: str) -> int:
+    connection = await aio_pika.connect(stack.amqp_url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.consumer_count or 0
+    finally:
+        await connection.close()
+
+
 async def test_broker_cut_for_ten_seconds_mid_journey(
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
@@ -202,6 +212,15 @@ async def test_broker_cut_for_ten_seconds_mid_journey(
                 )
                 for proc in procs.values():
                     await eventually(lambda proc=proc: ready(http, proc), until=lambda c: c == 200)
+                # Each consumer answers the replicas' roll call again (it had to subscribe anew
+                # after the reconnection), so replicas keep evening out their partitions.
+                for queue in ("registration.inbox", "triage.inbox", "notifier.notifications"):
+                    await eventually(
+                        lambda queue=queue: consumers_of(
+                            stack, f"{side.namespace}{queue}.replicas"
+                        ),
+                        until=lambda n: n == 1,
+                    )
                 report(
                     "broker cut for 10 s mid-journey",
                     events_committed=committed + triage_committed,

@@ -363,12 +363,11 @@ class EventConsumer:
         partition.settled.clear()
         key = str((message.headers or {}).get(PARTITION_KEY_HEADER, ""))
         try:
-            async with partition.turns.of(key):
+            async with partition.turns.of(key), self._handling:
                 if partition.handing_on:
                     return  # not acknowledged: it goes back, ahead of the rest, with the channel
                 if not (message.headers or {}).get(PROBE_HEADER):
-                    async with self._handling:
-                        await self.process(message)
+                    await self.process(message)
                 await message.ack()
         finally:
             partition.in_hand -= 1
