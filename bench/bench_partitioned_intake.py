@@ -6,11 +6,11 @@ replicas started as processes and given time to share the partitions, then 1,000
 ``patient.registered`` events published at once, each fourth visit followed by its
 cancellation at the desk (``visit.updated``, CANCELLED). Printed: events per second until all
 are applied, against one replica in the same run. Then a run with 4 replicas where one is killed
-with SIGKILL mid-run, and 1 and 4 replicas at K=32. Beside each rate, how many of the
-machine's cores were busy meanwhile (everything: replicas, PostgreSQL, the proxy, the broker).
-A replica handles up to ``KLINIKI_CONSUMER_CONCURRENCY`` (16) events at once over its
-partitions, so with the database far away one replica is bound by round trips and each replica
-added brings its 16 more, until the cores are all busy.
+with SIGKILL mid-run, and one replica allowed 16 events at once. Beside each rate, how many of
+the machine's cores were busy meanwhile (everything: replicas, PostgreSQL, the proxy, the
+broker). A replica handles up to ``KLINIKI_CONSUMER_CONCURRENCY`` (8 by default) events at once
+over its partitions, so with the database far away one replica is bound by round trips and
+each replica added brings its 8 more, until the cores are all busy.
 
 Checked after every run, from triage's own tables: every event is in the inbox once (none
 twice, none lost); every visit has exactly one assignment; a cancelled visit's assignment is
@@ -52,7 +52,7 @@ CANCEL_EVERY = 4
 PARTITIONS = 8
 DELAY_MS = 5
 REPLICA_COUNTS = (1, 2, 4)
-WIDE_PARTITIONS = 32
+WIDE_CONCURRENCY = 16  # under the 20 connections of its pool
 
 
 def events() -> list[CloudEvent]:
@@ -180,8 +180,8 @@ async def check(conn: asyncpg.Connection, consumer: str, batch: list[CloudEvent]
     lost = [e.id for e in batch if e.id not in handled]
     if lost:
         problems.append(f"{len(lost)} events never applied")
-    registered = {e.visitid: e for e in batch if e.routing_key == "patient.registered"}
-    cancelled = {e.visitid: e for e in batch if e.routing_key == "visit.updated"}
+    registered = {e.visitid or "": e for e in batch if e.routing_key == "patient.registered"}
+    cancelled = {e.visitid or "": e for e in batch if e.routing_key == "visit.updated"}
     for visit in registered:
         statuses = assignments.get(visit, [])
         expected = ["CANCELLED"] if visit in cancelled else ["ACTIVE"]
@@ -196,14 +196,14 @@ async def check(conn: asyncpg.Connection, consumer: str, batch: list[CloudEvent]
 
 async def measure(
     amqp_url: str, dsn: str, namespace: str, procs: list[ServiceProcess], kill_one: bool
-) -> tuple[float, float]:
+) -> tuple[float, Cores]:
     """Publish the batch, wait until triage applied it all, check; events per second and the
     machine's cores busy meanwhile (replicas, PostgreSQL, the proxy, the broker: everything)."""
     consumer = f"{namespace}triage.inbox"
     batch = events()
     conn = await connect(dsn)
     try:
-        started, (busy_before, total_before) = time.perf_counter(), busy_jiffies()
+        started, (busy_before, total_before, proxy_before) = time.perf_counter(), busy_jiffies()
         await publish(amqp_url, f"{namespace}registration.events", batch)
         killed = False
         deadline = time.monotonic() + 900
@@ -217,8 +217,9 @@ async def measure(
                 raise TimeoutError(f"only {done} of {len(batch)} events applied")
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
-        busy_after, total_after = busy_jiffies()
-        cores = (os.cpu_count() or 1) * (busy_after - busy_before) / (total_after - total_before)
+        busy_after, total_after, proxy_after = busy_jiffies()
+        share = (os.cpu_count() or 1) / (total_after - total_before)
+        cores = share * (busy_after - busy_before), share * (proxy_after - proxy_before)
         await asyncio.sleep(1)  # anything applied twice would show now
         problems = await check(conn, consumer, batch)
     finally:
@@ -228,11 +229,21 @@ async def measure(
     return len(batch) / elapsed, cores
 
 
-def busy_jiffies() -> tuple[int, int]:
-    """The whole machine's busy and total CPU time since boot (``/proc/stat``), in jiffies."""
+def busy_jiffies() -> tuple[int, int, int]:
+    """The whole machine's busy and total CPU time since boot (``/proc/stat``), and the latency
+    proxy's own (it is the bench's, not the system's), in jiffies."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields) - idle, sum(fields)
+    proxy = Path(f"/proc/{PROXY_PID}/stat").read_text().rpartition(")")[2].split()
+    return sum(fields) - idle, sum(fields), int(proxy[11]) + int(proxy[12])  # utime, stime
+
+
+PROXY_PID = 0  # set by main()
+Cores = tuple[float, float]  # busy over the whole machine, of them the latency proxy
+
+
+def busy(cores: Cores) -> str:
+    return f"{cores[0]:.1f} of {os.cpu_count()} cores busy ({cores[1]:.1f} the latency proxy)"
 
 
 def retried(step: Callable[[], None], attempts: int = 60) -> None:
@@ -259,7 +270,8 @@ def run(
     replicas: int,
     kill_one: bool = False,
     partitions: int = PARTITIONS,
-) -> tuple[float, float]:
+    concurrency: int | None = None,
+) -> tuple[float, Cores]:
     """Events per second for ``replicas`` triage replicas and the cores busy meanwhile;
     raises if any check fails."""
     stack = Stack(pg_url, amqp_url)
@@ -271,6 +283,11 @@ def run(
                 name=f"triage-{i}",
                 KLINIKI_POSTGRES_URL=proxy_url,
                 KLINIKI_CONSUMER_PARTITIONS=str(partitions),
+                **(
+                    {"KLINIKI_CONSUMER_CONCURRENCY": str(concurrency)}
+                    if concurrency is not None
+                    else {}
+                ),
                 KLINIKI_LOG_LEVEL="WARNING",
             )
             for i in range(replicas)
@@ -309,6 +326,8 @@ def main() -> None:
             ],
             env=os.environ,
         )
+        global PROXY_PID
+        PROXY_PID = proxy.pid
         try:
             proxy_url = proxied(pg_url, proxy_port)
             rates = {}
@@ -317,27 +336,26 @@ def main() -> None:
                 print(
                     f"{replicas} replica(s), K={PARTITIONS}, PostgreSQL +{DELAY_MS} ms each way: "
                     f"{rates[replicas]:.0f} events/s ({rates[replicas] / rates[1]:.2f}x one "
-                    f"replica), {cores:.1f} of {os.cpu_count()} cores busy; every event once, "
+                    f"replica), {busy(cores)}; every event once, "
                     "every visit in order",
                     flush=True,
                 )
             killed, cores = run(pg_url, amqp_url, proxy_url, 4, kill_one=True)
             print(
                 f"4 replicas, one killed with SIGKILL mid-run: {killed:.0f} events/s "
-                f"({killed / rates[1]:.2f}x one replica), {cores:.1f} cores busy; none lost, "
+                f"({killed / rates[1]:.2f}x one replica), {busy(cores)}; none lost, "
                 "none twice, in order",
                 flush=True,
             )
-            # One replica handles up to KLINIKI_CONSUMER_CONCURRENCY events at once, whatever
-            # K: with the database far away, K only has to be above the replica count.
-            for replicas in (1, 4):
-                wide, cores = run(pg_url, amqp_url, proxy_url, replicas, partitions=WIDE_PARTITIONS)
-                print(
-                    f"{replicas} replica(s), K={WIDE_PARTITIONS}: {wide:.0f} events/s "
-                    f"({wide / rates[1]:.2f}x one replica at K={PARTITIONS}), {cores:.1f} cores "
-                    "busy; in order",
-                    flush=True,
-                )
+            # Replicas multiply the events in flight; one replica can be given more of them
+            # too, until its core (or the machine's) is busy.
+            wide, cores = run(pg_url, amqp_url, proxy_url, 1, concurrency=WIDE_CONCURRENCY)
+            print(
+                f"1 replica, K={PARTITIONS}, {WIDE_CONCURRENCY} events at once: {wide:.0f} "
+                f"events/s ({wide / rates[1]:.2f}x one replica with the default), "
+                f"{busy(cores)}; in order",
+                flush=True,
+            )
         finally:
             proxy.kill()
             proxy.wait()
