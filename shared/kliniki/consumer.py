@@ -381,9 +381,12 @@ class EventConsumer:
         partition.handing_on = True
         while partition.in_hand:
             await partition.settled.wait()
-        if partition.channel is not None:
+        # Forgotten first: a delivery of the closing channel still on its way finds it is not
+        # the partition's channel any more and leaves the message to go back with it.
+        closing, partition.channel = partition.channel, None
+        if closing is not None:
             with contextlib.suppress(Exception):  # a lost channel gave everything back too
-                await partition.channel.close()
+                await closing.close()
         self._forget_active(partition)
         PARTITIONS_HANDED_ON.labels(self.queue_name).inc()
         log.info("handed partition %s on to another replica", partition.name)
