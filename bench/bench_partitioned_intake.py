@@ -44,6 +44,7 @@ from tests.support.stack import (
     Stack,
     delete_broker_names,
     free_port,
+    roll_call,
     servers,
 )
 
@@ -139,18 +140,6 @@ async def publish(amqp_url: str, exchange_name: str, batch: list[CloudEvent]) ->
                 for event in batch
             )
         )
-    finally:
-        await connection.close()
-
-
-async def roll_call(amqp_url: str, queue: str) -> int:
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.consumer_count or 0
-    except aio_pika.exceptions.ChannelClosed:
-        return 0
     finally:
         await connection.close()
 

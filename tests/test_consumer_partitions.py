@@ -31,7 +31,7 @@ from kliniki.events import CloudEvent
 from kliniki.outbox import OutboxRelay, stage_events
 from kliniki.settings import ServiceSettings
 from tests.support.order_consumer import CONSUMER, PURPOSE, SOURCE, order_metadata
-from tests.support.stack import REPO, delete_broker_names, servers
+from tests.support.stack import REPO, delete_broker_names, roll_call, servers
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -103,18 +103,7 @@ class Orders:
 
     async def replica_count(self) -> int:
         """Replicas answering the roll call (consumers of ``<purpose>.replicas``)."""
-        connection = await aio_pika.connect(self.amqp_url)
-        try:
-            channel = await connection.channel()
-            try:
-                queue = await channel.declare_queue(
-                    f"{self.namespace}{CONSUMER}.{PURPOSE}.replicas", passive=True
-                )
-            except aio_pika.exceptions.ChannelClosed:
-                return 0
-            return queue.declaration_result.consumer_count
-        finally:
-            await connection.close()
+        return await roll_call(self.amqp_url, f"{self.namespace}{CONSUMER}.{PURPOSE}.replicas")
 
     async def wait_for_replicas(self, count: int) -> None:
         await eventually(self.replica_count, until=lambda n: n == count, timeout=60)

@@ -36,7 +36,7 @@ from tests.support.faults import (
     report,
     side_stack,
 )
-from tests.support.stack import Stack, auth, delete_broker_names
+from tests.support.stack import Stack, auth, delete_broker_names, roll_call
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
@@ -127,16 +127,6 @@ async def test_kill_9_between_commit_and_publish_loses_and_doubles_nothing(
         await proxy.close()
 
 
-async def consumers_of(stack: Stack, queue: str) -> int:
-    connection = await aio_pika.connect(stack.amqp_url)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return declared.declaration_result.consumer_count or 0
-    finally:
-        await connection.close()
-
-
 async def test_broker_cut_for_ten_seconds_mid_journey(
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
@@ -216,8 +206,8 @@ async def test_broker_cut_for_ten_seconds_mid_journey(
                 # after the reconnection), so replicas keep evening out their partitions.
                 for queue in ("registration.inbox", "triage.inbox", "notifier.notifications"):
                     await eventually(
-                        lambda queue=queue: consumers_of(
-                            stack, f"{side.namespace}{queue}.replicas"
+                        lambda queue=queue: roll_call(
+                            stack.amqp_url, f"{side.namespace}{queue}.replicas"
                         ),
                         until=lambda n: n == 1,
                     )

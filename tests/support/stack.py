@@ -335,6 +335,22 @@ class Stack:
         await delete_broker_names(self.amqp_url, self.namespace)
 
 
+async def roll_call(amqp_url: str, queue: str) -> int:
+    """Replicas answering a consumer's roll call: the consumers of its ``<purpose>.replicas``
+    queue (0 while the queue is not there yet)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.consumer_count or 0
+    except aio_pika.exceptions.ChannelClosed:
+        return 0
+    finally:
+        await connection.close()
+
+
 async def delete_broker_names(
     amqp_url: str, namespace: str, partitions: int = MAX_PARTITIONS
 ) -> None:
