@@ -191,7 +191,6 @@ class _Partition:
 
     name: str
     channel: AbstractChannel | None = None
-    queue: AbstractQueue | None = None
     turns: _Turns = field(default_factory=_Turns)
     # Delivered to us and not yet acknowledged or left to go back (being handled or waiting).
     in_hand: int = 0
@@ -342,12 +341,12 @@ class EventConsumer:
             channel.reopen_callbacks.add(lambda *_: self._forget_active(partition))
         partition.channel = channel
         # Declared (passively), so the robust channel subscribes it again after a reconnection.
-        partition.queue = await channel.declare_queue(partition.name, passive=True)
+        queue = await channel.declare_queue(partition.name, passive=True)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await self._on_message(partition, channel, message)
 
-        await partition.queue.consume(on_message)
+        await queue.consume(on_message)
 
     @staticmethod
     def _forget_active(partition: _Partition) -> None:
